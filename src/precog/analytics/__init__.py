@@ -1,0 +1,1 @@
+"""Probability models and their lifecycle."""

@@ -1,0 +1,1 @@
+"""Clients for the external venues and data sources (Kalshi, ESPN)."""

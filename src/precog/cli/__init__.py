@@ -1,0 +1,1 @@
+"""The `precog` command line."""

@@ -1,0 +1,66 @@
+"""The `precog` command: Typer app assembly and the error -> exit code boundary.
+
+Command groups live one per file in this package and import their heavy dependencies
+inside the command functions, so `precog --help` and `precog --version` start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from precog.errors import EXIT_RUNTIME, PrecogError
+
+app = typer.Typer(
+    name="precog",
+    help="Precog: Kalshi and ESPN data collection with full history.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from precog import __version__
+
+        typer.echo(f"precog {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Precog: Kalshi and ESPN data collection with full history."""
+
+
+def _register_commands() -> None:
+    # One line per command group; each module exposes `register(app)`.
+    from precog.cli import config_commands
+
+    config_commands.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point of the console script: run the app, map expected errors to exit codes."""
+    try:
+        from dotenv import load_dotenv
+
+        load_dotenv(override=False)
+        app()
+    except PrecogError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except OSError as exc:  # an unexpected OS failure still gets one line, not a traceback
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_RUNTIME)

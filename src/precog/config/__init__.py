@@ -1,0 +1,1 @@
+"""Configuration: typed, validated, layered YAML settings and the environment rules."""

@@ -1,0 +1,1 @@
+"""Storage: PostgreSQL target, pool, migrations, SCD2 history and CRUD."""

@@ -1,0 +1,1 @@
+"""A Kalshi-compatible exchange and ESPN simulator on loopback, for offline use and tests."""

@@ -1,0 +1,1 @@
+"""Long-running pollers and streams that keep the database current."""

