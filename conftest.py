@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.plugins.gate",
     "tests.plugins.waiting",
     "tests.plugins.cli_runner",
+    "pytester",
 ]
