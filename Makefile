@@ -31,7 +31,8 @@ test-parallel: install
 
 # Types that need a quiet machine (load, timing ratios, interleavings) run alone.
 test-serial: install
-	$(PYTEST) -p no:xdist tests/stress tests/race tests/performance
+	$(PYTEST) -p no:xdist tests/stress tests/race tests/performance \
+		--benchmark-json=build/benchmark-results.json --benchmark-columns=median,iqr,rounds,iterations
 
 gate: install
 	$(BIN)/python scripts/audit_test_type_coverage.py --strict --report build/phase-completion-report.md
