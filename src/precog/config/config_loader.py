@@ -56,7 +56,9 @@ class InvalidConfigError(ConfigError):
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
-        super().__init__("; ".join(self.problems))
+        more = len(self.problems) - 1
+        suffix = f" (and {more} more; run `precog config validate` to list them)" if more else ""
+        super().__init__(f"{self.problems[0]}{suffix}")
 
 
 # ---------------------------------------------------------------- building a snapshot
