@@ -43,6 +43,9 @@ def _register_commands() -> None:
     from precog.cli import config_commands
 
     config_commands.register(app)
+    from precog.cli import db_commands
+
+    db_commands.register(app)
 
 
 _register_commands()
