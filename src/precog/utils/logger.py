@@ -1,0 +1,515 @@
+"""Precog's logging: one processor chain for structlog and stdlib records, masking, rotation.
+
+This module owns how log records are shaped, masked and written. Entry points call
+`configure_logging(...)` once at start-up (calling it again reconfigures cleanly); importing
+the module changes nothing. Code logs through `get_logger(__name__)` (structlog); records
+from the standard `logging` module (libraries, or our own modules using it) go through the
+same processors, keeping their `extra=` fields.
+
+Outputs: JSON lines (one object per line, ASCII, `timestamp` ISO 8601 UTC, `level`,
+`logger`, `event`; `Decimal` and `datetime` as strings) to a size-rotated file, and
+human-readable lines on the console (stderr by default).
+
+Masking (`mask_sensitive`, applied before either output): values under exact sensitive key
+names (case-insensitive, `-` and `_` equivalent; see `SENSITIVE_KEYS`) anywhere in nested
+data, and secrets inside any string: PEM private key blocks, passwords in `user:pass@`
+URLs, `Authorization:` header values (`Basic`/`Bearer` schemes kept), `Bearer` tokens and
+`key=value` / `key: value` pairs whose key is sensitive. Ordinary fields that merely
+contain a sensitive word (`keyfile_path`, `tokens_remaining`, `token_bucket`) are kept.
+
+Failure modes: a log directory that cannot be created or written, or a full disk (ENOSPC)
+mid-run, turn file logging off with exactly one warning on the console; the console keeps
+logging and no exception or traceback reaches the program.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import math
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from precog.errors import ConfigError
+
+MASK = "***"
+
+# Exact names, normalised: lower case, `-` -> `_`. A key is sensitive only if its whole
+# normalised name is in this set (so `keyfile_path` and `tokens_remaining` are not).
+SENSITIVE_KEYS: frozenset[str] = frozenset(
+    {
+        "access_key",
+        "access_token",
+        "api_key",
+        "api_secret",
+        "api_token",
+        "apikey",
+        "auth_token",
+        "authorization",
+        "client_secret",
+        "cookie",
+        "credentials",
+        "db_password",
+        "id_token",
+        "kalshi_access_key",
+        "kalshi_access_signature",
+        "kalshi_api_key",
+        "passphrase",
+        "passwd",
+        "password",
+        "pgpassword",
+        "private_key",
+        "private_key_pem",
+        "privatekey",
+        "proxy_authorization",
+        "refresh_token",
+        "secret",
+        "secret_key",
+        "session_token",
+        "set_cookie",
+        "signature",
+        "token",
+        "x_api_key",
+    }
+)
+
+_META_KEYS = frozenset({"_record", "_from_structlog"})  # ProcessorFormatter's own entries
+_MAX_DEPTH = 32  # deeper (or cyclic) data is masked wholesale rather than walked
+
+_PEM = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+    re.DOTALL,
+)
+# scheme://user:password@host -> keep scheme and user; the password may itself contain '@'.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@'\"]*:)[^\s/?#'\"]*@")
+_KEY_ALTERNATIVES = "|".join(
+    sorted((key.replace("_", "[-_]") for key in SENSITIVE_KEYS), key=len, reverse=True)
+)
+# `password=x`, `"token": "x"`, `Authorization: Basic x`, `Cookie: a=b; c=d` inside text.
+_KEY_VALUE = re.compile(
+    rf"(?<![A-Za-z0-9_-])(?P<key>{_KEY_ALTERNATIVES})(?![A-Za-z0-9_-])"
+    r"(?P<sep>[\"']?[ \t]*[:=][ \t]*)"
+    r"(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'"
+    r"|(?P<scheme>(?:basic|bearer|digest|negotiate|token)[ \t]+)?(?P<bare>[^\s\"',;&}\]]+))",
+    re.IGNORECASE,
+)
+# `Cookie: a=b; c=d` (header style, unquoted): the whole rest of the line is the secret.
+_COOKIE_HEADER = re.compile(
+    r"(?<![A-Za-z0-9_-])((?:set[-_])?cookie[ \t]*:[ \t]*)(?![\"'])[^\r\n]+", re.IGNORECASE
+)
+_BEARER = re.compile(r"\b(bearer)[ \t]+[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE)
+_TEXT_GUARDS = ("-----BEGIN", "@", ":", "=", "earer", "EARER")
+
+
+def is_sensitive_key(key: object) -> bool:
+    """True if `key` is exactly one of `SENSITIVE_KEYS` (case and `-`/`_` ignored)."""
+    return isinstance(key, str) and key.lower().replace("-", "_") in SENSITIVE_KEYS
+
+
+def _key_value_replacement(match: re.Match[str]) -> str:
+    head = match.group("key") + match.group("sep")
+    if match.group("dq") is not None:
+        return f'{head}"{MASK}"'
+    if match.group("sq") is not None:
+        return f"{head}'{MASK}'"
+    return head + (match.group("scheme") or "") + MASK
+
+
+def mask_text(text: str) -> str:
+    """`text` with embedded secrets (PEM keys, URL passwords, credentials) replaced by ***."""
+    if not any(guard in text for guard in _TEXT_GUARDS):
+        return text
+    if "-----BEGIN" in text:
+        text = _PEM.sub(MASK, text)
+    if "@" in text:
+        text = _URL_PASSWORD.sub(rf"\1{MASK}@", text)
+    if ":" in text or "=" in text:
+        text = _COOKIE_HEADER.sub(rf"\1{MASK}", text)
+        text = _KEY_VALUE.sub(_key_value_replacement, text)
+    return _BEARER.sub(rf"\1 {MASK}", text)
+
+
+def mask_value(value: Any, _depth: int = 0) -> Any:
+    """A masked copy of `value`, ready to serialise; `value` itself is never modified.
+
+    Containers are rebuilt (dicts stay dicts, lists and tuples keep their type, sets become
+    lists); strings are masked with `mask_text`; `Decimal`, dates and times are kept for the
+    renderers; any other object becomes its masked `str()`. Non-finite floats become strings
+    so that every JSON line is strict JSON.
+    """
+    if (
+        value is None
+        or isinstance(value, bool | int | Decimal | dt.date | dt.time)
+        or (isinstance(value, float) and math.isfinite(value))
+    ):
+        return value
+    if isinstance(value, str):
+        return mask_text(value)
+    if _depth >= _MAX_DEPTH:
+        return MASK
+    if isinstance(value, Mapping):
+        return {
+            _plain_key(key): _mask_entry(item)
+            if is_sensitive_key(key)
+            else mask_value(item, _depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [mask_value(item, _depth + 1) for item in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    try:
+        rendered = str(value)
+    except Exception:  # an object that cannot even print itself must not break logging
+        rendered = f"<unprintable {type(value).__name__}>"
+    return mask_text(rendered)
+
+
+def _plain_key(key: Any) -> Any:
+    # JSON object keys must be scalars; anything else (a tuple, say) is shown as text.
+    if key is None or isinstance(key, str | int | float):
+        return key
+    return mask_text(str(key))
+
+
+def _mask_entry(value: Any) -> Any:
+    # "Not set" is useful to see and reveals nothing; anything else under the key is hidden.
+    return value if value is None or value == "" else MASK
+
+
+def mask_sensitive(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: return a masked copy of the event (see `mask_value`)."""
+    return {
+        key: (
+            item
+            if key in _META_KEYS
+            else _mask_entry(item)
+            if is_sensitive_key(key)
+            else mask_value(item, 1)
+        )
+        for key, item in event_dict.items()
+    }
+
+
+def json_default(value: Any) -> Any:
+    """`json.dumps` fallback: `Decimal` exactly as written, dates/times in ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return str(value)
+
+
+_JSON_HEAD = ("timestamp", "level", "logger", "event")
+
+
+def render_json(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
+    """Final processor of the file output: one JSON object, the four standard keys first."""
+    ordered = {key: event_dict[key] for key in _JSON_HEAD if key in event_dict}
+    ordered.update(event_dict)
+    return json.dumps(ordered, default=json_default)
+
+
+def add_timestamp(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """`timestamp` in ISO 8601 UTC; a stdlib record keeps its own creation time, so the
+    console and the file show the same instant for it."""
+    record = event_dict.get("_record")
+    when = (
+        dt.datetime.fromtimestamp(record.created, dt.UTC)
+        if isinstance(record, logging.LogRecord)
+        else dt.datetime.now(dt.UTC)
+    )
+    event_dict["timestamp"] = when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return event_dict
+
+
+def _console_scalars(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    # ConsoleRenderer shows repr(); `0.5600` reads better than `Decimal('0.5600')`.
+    return {
+        key: json_default(value) if isinstance(value, Decimal | dt.date | dt.time) else value
+        for key, value in event_dict.items()
+    }
+
+
+# Run for every record, ours (in structlog) and foreign (in ProcessorFormatter). Masking
+# comes last so that it also sees formatted messages, stack and exception text.
+SHARED_PROCESSORS: tuple[Processor, ...] = (
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    add_timestamp,
+    structlog.stdlib.PositionalArgumentsFormatter(),
+    structlog.stdlib.ExtraAdder(),
+    structlog.processors.StackInfoRenderer(),
+    structlog.processors.format_exc_info,
+    mask_sensitive,
+)
+
+
+class SafeRotatingFileHandler(logging.Handler):
+    """Size-rotated JSON-lines file that degrades to "off" (one warning) on an OS error.
+
+    Rotation follows `RotatingFileHandler`: before a line that would take the file over
+    `max_bytes`, `path` becomes `path.1` (`path.1` -> `path.2`, ... up to `backup_count`)
+    and a new `path` is opened; with `backup_count == 0` the file is never rotated. A path
+    that is not a regular file (a device, a symlink to one) is reopened instead of renamed.
+    Each line is written with one unbuffered `write` so lines are never interleaved.
+
+    Any `OSError` while opening, writing or rotating (no permission, ENOSPC, ...) disables
+    the handler: `on_failure(message)` is called once and later records are dropped
+    silently. After `retire(successor)` (reconfiguration) records that still arrive here
+    from other threads are passed on to `successor` instead of being lost.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int,
+        backup_count: int,
+        on_failure: Callable[[str], None],
+    ) -> None:
+        super().__init__()
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backup_count = backup_count
+        self._on_failure = on_failure
+        self._file: Any = None  # raw, unbuffered binary file
+        self._size = 0
+        self._failed = False
+        self._successor: logging.Handler | None = None
+        self._retired = False
+        self._open()  # an unusable path fails here, at configuration time
+
+    @property
+    def failed(self) -> bool:
+        return self._failed
+
+    def _open(self) -> None:
+        self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+        self._size = os.fstat(self._file.fileno()).st_size
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
+    def _rotate(self) -> None:
+        self._close_file()
+        if self.path.is_file():  # never rename devices or pipes (like bpo-45401)
+            for index in range(self.backup_count - 1, 0, -1):
+                source = self.path.with_name(f"{self.path.name}.{index}")
+                if source.exists():
+                    os.replace(source, self.path.with_name(f"{self.path.name}.{index + 1}"))
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._open()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._retired:
+            if self._successor is not None:
+                self._successor.handle(record)
+            return
+        if self._failed:
+            return
+        try:
+            data = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
+            if (
+                self.max_bytes > 0
+                and self.backup_count > 0
+                and self._size > 0
+                and self._size + len(data) > self.max_bytes
+            ):
+                self._rotate()
+            if self._file is None:
+                self._open()
+            view = memoryview(data)
+            while view:  # a raw write may be partial
+                written = self._file.write(view)
+                view = view[written:]
+            self._size += len(data)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)  # a bug in formatting, not an environment problem
+            return
+        self._failed = True
+        self._close_file()
+        self._on_failure(
+            f"file logging to {self.path} stopped: {error.strerror or error}; "
+            "logging continues on the console only"
+        )
+
+    def retire(self, successor: logging.Handler | None) -> None:
+        """Close the file; records still arriving go to `successor` (or nowhere)."""
+        with self.lock:  # type: ignore[union-attr] # created by Handler.__init__
+            self._successor = successor
+            self._retired = True
+            self._close_file()
+
+    def close(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._retired = True
+            self._close_file()
+        super().close()
+
+
+class _State:
+    """What the last `configure_logging` call installed on the root logger."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.handlers: list[logging.Handler] = []
+        self.file_handler: SafeRotatingFileHandler | None = None
+
+
+_state = _State()
+
+
+def _parse_level(level: str) -> int:
+    value = logging.getLevelName(str(level).upper())
+    if not isinstance(value, int):
+        raise ConfigError(
+            f"unknown log level {level!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )
+    return value
+
+
+def _formatter(*renderers: Processor) -> structlog.stdlib.ProcessorFormatter:
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=list(SHARED_PROCESSORS),
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
+    )
+
+
+def _console_handler(stream: TextIO) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    isatty = getattr(stream, "isatty", None)
+    colors = bool(isatty and isatty())
+    handler.setFormatter(_formatter(_console_scalars, structlog.dev.ConsoleRenderer(colors=colors)))
+    return handler
+
+
+def _warner(console: logging.Handler | None) -> Callable[[str], None]:
+    """Delivers a logging-problem warning to the console, whatever the configured level."""
+
+    def warn(message: str) -> None:
+        if console is None:
+            sys.stderr.write(f"warning: {message}\n")
+            return
+        record = logging.LogRecord(__name__, logging.WARNING, __file__, 0, message, None, None)
+        console.handle(record)
+
+    return warn
+
+
+def configure_logging(
+    level: str = "INFO",
+    *,
+    log_dir: Path | None = None,
+    json_file: str = "precog.jsonl",
+    max_bytes: int = 10 * 1024 * 1024,
+    backup_count: int = 5,
+    console: bool = True,
+    console_stream: TextIO | None = None,
+) -> None:
+    """Install Precog's logging on the root logger (replacing a previous configuration).
+
+    `level` applies to every record (ours and libraries'). With `log_dir`, JSON lines go to
+    `log_dir/json_file`, rotated at `max_bytes` keeping `backup_count` old files; if the
+    directory cannot be created or written, one warning goes to the console and only the
+    console is used. `console` writes readable lines to `console_stream` (stderr). Handlers
+    installed by others (for example pytest's) are left alone.
+    """
+    numeric_level = _parse_level(level)
+    if max_bytes < 0 or backup_count < 0:
+        raise ConfigError(
+            f"logging max_bytes ({max_bytes}) and backup_count ({backup_count}) must be >= 0"
+        )
+    with _state.lock:
+        new_handlers: list[logging.Handler] = []
+        console_handler = _console_handler(console_stream or sys.stderr) if console else None
+        if console_handler is not None:
+            new_handlers.append(console_handler)
+        warn = _warner(console_handler)
+        file_handler: SafeRotatingFileHandler | None = None
+        if log_dir is not None:
+            path = Path(log_dir).expanduser() / json_file
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                file_handler = SafeRotatingFileHandler(
+                    path, max_bytes=max_bytes, backup_count=backup_count, on_failure=warn
+                )
+            except OSError as exc:
+                warn(
+                    f"cannot write log file {path}: {exc.strerror or exc}; "
+                    "logging continues on the console only"
+                )
+            else:
+                file_handler.setFormatter(_formatter(render_json))
+                new_handlers.append(file_handler)
+
+        root = logging.getLogger()
+        root.setLevel(numeric_level)
+        old_handlers = _state.handlers
+        # Swap the list in one assignment: threads iterating the old list finish with it.
+        root.handlers = [h for h in root.handlers if h not in old_handlers] + new_handlers
+        for old in old_handlers:
+            if isinstance(old, SafeRotatingFileHandler):
+                old.retire(successor=file_handler)
+            else:
+                old.flush()
+        _state.handlers = new_handlers
+        _state.file_handler = file_handler
+
+        structlog.configure(
+            processors=[
+                structlog.stdlib.filter_by_level,
+                *SHARED_PROCESSORS,
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            ],
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            wrapper_class=structlog.stdlib.BoundLogger,
+            # Not cached: a logger first used before configure_logging must follow it later.
+            cache_logger_on_first_use=False,
+        )
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """A structlog logger named `name` (use `__name__`); safe to create at import time."""
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger
+
+
+__all__ = [
+    "MASK",
+    "SENSITIVE_KEYS",
+    "SHARED_PROCESSORS",
+    "SafeRotatingFileHandler",
+    "add_timestamp",
+    "configure_logging",
+    "get_logger",
+    "is_sensitive_key",
+    "json_default",
+    "mask_sensitive",
+    "mask_text",
+    "mask_value",
+    "render_json",
+]
