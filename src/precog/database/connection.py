@@ -149,7 +149,7 @@ def translate_error(exc: BaseException, target: str) -> PrecogError | None:
             table=diag.table_name,
             column=column,
             constraint=diag.constraint_name,
-            detail=diag.message_detail or _first_line(exc),
+            detail=_violation_detail(diag.message_detail, _first_line(exc)),
         )
     if isinstance(exc, psycopg.OperationalError):
         if exc.sqlstate in _AUTH_SQLSTATES or "authentication failed" in str(exc):
@@ -162,6 +162,13 @@ def translate_error(exc: BaseException, target: str) -> PrecogError | None:
             "start PostgreSQL or fix DATABASE_URL"
         )
     return None
+
+
+def _violation_detail(detail: str | None, primary: str) -> str:
+    # "Failing row contains (...)" repeats the whole row: the primary message is the useful part.
+    if not detail or detail.startswith("Failing row contains"):
+        return primary
+    return detail
 
 
 def _column_from_constraint(constraint: str | None, table: str | None) -> str | None:
