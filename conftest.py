@@ -10,5 +10,6 @@ pytest_plugins = [
     "tests.plugins.gate",
     "tests.plugins.waiting",
     "tests.plugins.cli_runner",
+    "tests.plugins.sandbox",
     "pytester",
 ]

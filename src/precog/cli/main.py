@@ -46,6 +46,9 @@ def _register_commands() -> None:
     from precog.cli import db_commands
 
     db_commands.register(app)
+    from precog.cli import sandbox_commands
+
+    sandbox_commands.register(app)
 
 
 _register_commands()
