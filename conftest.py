@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.plugins.gate",
     "tests.plugins.waiting",
     "tests.plugins.cli_runner",
+    "tests.plugins.database",
     "tests.plugins.sandbox",
     "pytester",
 ]
