@@ -12,5 +12,6 @@ pytest_plugins = [
     "tests.plugins.cli_runner",
     "tests.plugins.database",
     "tests.plugins.sandbox",
+    "tests.plugins.logging_state",
     "pytester",
 ]

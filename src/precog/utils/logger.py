@@ -235,6 +235,25 @@ def add_timestamp(logger: WrappedLogger, method_name: str, event_dict: EventDict
     return event_dict
 
 
+# Attributes every LogRecord has, plus those formatters add (`message`, `asctime`): whatever
+# else a record carries came from `extra=`.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+def add_extra_fields(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """Copy a stdlib record's `extra=` fields into the event (standard keys win)."""
+    record = event_dict.get("_record")
+    if isinstance(record, logging.LogRecord) and not event_dict.get("_from_structlog"):
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and key not in event_dict:
+                event_dict[key] = value
+    return event_dict
+
+
 def _console_scalars(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
     # ConsoleRenderer shows repr(); `0.5600` reads better than `Decimal('0.5600')`.
     return {
@@ -251,7 +270,7 @@ SHARED_PROCESSORS: tuple[Processor, ...] = (
     structlog.stdlib.add_logger_name,
     add_timestamp,
     structlog.stdlib.PositionalArgumentsFormatter(),
-    structlog.stdlib.ExtraAdder(),
+    add_extra_fields,
     structlog.processors.StackInfoRenderer(),
     structlog.processors.format_exc_info,
     mask_sensitive,
@@ -503,6 +522,7 @@ __all__ = [
     "SENSITIVE_KEYS",
     "SHARED_PROCESSORS",
     "SafeRotatingFileHandler",
+    "add_extra_fields",
     "add_timestamp",
     "configure_logging",
     "get_logger",
