@@ -5,6 +5,7 @@
     precog db status [--json]                   current/pending revisions and table counts
     precog db reset [--yes]                     drop everything and migrate to head (guarded)
     precog db seed FILE                         run a SQL file from $PRECOG_HOME/seeds
+    precog db history TABLE KEY... [--at T] [--json]  SCD2 versions of one business key
     precog db stop                              stop the embedded server (if one is running)
 
 Without DATABASE_URL the embedded server under $PRECOG_HOME/postgres is started on first
@@ -14,12 +15,15 @@ Destructive commands refuse staging/prod unless PRECOG_PROD_CONFIRMED=yes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -162,6 +166,66 @@ def seed(
     with _translated(description):
         applied = apply_sql_file(conninfo, seeds_dir, file)
     typer.echo(f"applied {applied} to {description}")
+
+
+@db_app.command("history")
+def history(
+    table: Annotated[
+        str, typer.Argument(help="markets | account_balance | positions | game_states")
+    ],
+    key: Annotated[
+        list[str] | None, typer.Argument(help="Business key, e.g. a market ticker.")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Only the version valid at this ISO time.")
+    ] = None,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show the SCD2 history of one business key (every version, or the one valid --at)."""
+    import asyncio
+
+    from precog.database import crud_operations
+    from precog.database.connection import Database
+    from precog.errors import ConfigError
+
+    when = None
+    if at is not None:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            raise ConfigError(f"--at {at!r} is not an ISO date-time") from None
+        if when.tzinfo is None:
+            raise ConfigError(f"--at {at!r} needs a timezone, e.g. {at}+00:00")
+
+    async def load() -> list[Any]:
+        db = await Database.open(os.environ)
+        async with db, db.connection() as conn:
+            return await crud_operations.scd2_history(conn, table, key or [], at=when)
+
+    rows = asyncio.run(load())
+    records = [{k: _plain(v) for k, v in dataclasses.asdict(row).items()} for row in rows]
+    if as_json:
+        typer.echo(json.dumps(records, indent=2))
+        return
+    if not records:
+        typer.echo(f"no {table} versions for {' '.join(key or [])}")
+        return
+    for record in records:
+        period = f"{record['row_start_ts']} -> {record['row_end_ts'] or 'current'}"
+        fields = ", ".join(
+            f"{k}={v}"
+            for k, v in record.items()
+            if k not in ("row_start_ts", "row_end_ts", "row_current_ind") and v is not None
+        )
+        typer.echo(f"{period}  {fields}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 @db_app.command("stop")

@@ -64,6 +64,7 @@ from precog.database.scd2 import (
     is_retryable_conflict,
     sql_param,
 )
+from precog.errors import ConfigError
 from precog.utils.retry import retry_async
 
 T = TypeVar("T")
@@ -869,3 +870,47 @@ async def list_current_game_states(
         "AND (%(s)s::text IS NULL OR status = %(s)s) ORDER BY league, espn_event_id"
     ).format(_columns(GameStateRow))
     return await _fetch(conn, GameStateRow, query, {"l": league, "s": status})
+
+
+# ---------------------------------------------------------------- any SCD2 table by name
+
+
+SCD2_KEY_HELP = {
+    "markets": "TICKER",
+    "account_balance": "[PLATFORM]",
+    "positions": "TICKER SIDE [PLATFORM]",
+    "game_states": "LEAGUE ESPN_EVENT_ID",
+}
+
+
+async def scd2_history(
+    conn: Conn, table: str, key: Sequence[str], *, at: datetime | None = None
+) -> list[Any]:
+    """History of one business key of any SCD2 table (or its version valid at `at`)."""
+    p = list(key)
+    history: Callable[[], Awaitable[list[Any]]] | None = None
+    at_time: Callable[[datetime], Awaitable[Any]] | None = None
+    if table == "markets" and len(p) == 1:
+        history = lambda: get_market_history(conn, p[0])  # noqa: E731
+        at_time = lambda t: get_market_at(conn, p[0], t)  # noqa: E731
+    elif table == "account_balance" and len(p) <= 1:
+        platform = p[0] if p else "kalshi"
+        history = lambda: get_balance_history(conn, platform)  # noqa: E731
+        at_time = lambda t: get_balance_at(conn, t, platform)  # noqa: E731
+    elif table == "positions" and len(p) in (2, 3):
+        venue = p[2] if len(p) == 3 else "kalshi"
+        history = lambda: get_position_history(conn, p[0], p[1], venue)  # noqa: E731
+        at_time = lambda t: get_position_at(conn, p[0], p[1], t, venue)  # noqa: E731
+    elif table == "game_states" and len(p) == 2:
+        history = lambda: get_game_state_history(conn, p[0], p[1])  # noqa: E731
+        at_time = lambda t: get_game_state_at(conn, p[0], p[1], t)  # noqa: E731
+    if history is None or at_time is None:
+        expected = SCD2_KEY_HELP.get(table)
+        if expected is None:
+            tables = ", ".join(SCD2_KEY_HELP)
+            raise ConfigError(f"{table!r} is not an SCD2 table; use one of: {tables}")
+        raise ConfigError(f"{table} needs the key {expected}, got {' '.join(p) or 'nothing'}")
+    if at is None:
+        return await history()
+    row = await at_time(at)
+    return [row] if row is not None else []
