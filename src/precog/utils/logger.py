@@ -328,12 +328,16 @@ class SafeRotatingFileHandler(logging.Handler):
 
     def _rotate(self) -> None:
         self._close_file()
-        if self.path.is_file():  # never rename devices or pipes (like bpo-45401)
-            for index in range(self.backup_count - 1, 0, -1):
-                source = self.path.with_name(f"{self.path.name}.{index}")
-                if source.exists():
-                    os.replace(source, self.path.with_name(f"{self.path.name}.{index + 1}"))
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        base = str(self.path)
+        if os.path.isfile(base):  # never rename devices or pipes (like bpo-45401)
+            # Backups are contiguous (.1, .2, ...): shift only those that exist, oldest
+            # first, so the cost follows the files present, not `backup_count`.
+            present = 0
+            while present < self.backup_count - 1 and os.path.exists(f"{base}.{present + 1}"):
+                present += 1
+            for index in range(present, 0, -1):
+                os.replace(f"{base}.{index}", f"{base}.{index + 1}")
+            os.replace(base, f"{base}.1")
         self._open()
 
     def emit(self, record: logging.LogRecord) -> None:
