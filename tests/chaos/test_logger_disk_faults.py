@@ -1,0 +1,149 @@
+"""Real disk faults under the logger: an unwritable log directory and a full disk (ENOSPC
+from /dev/full) mid-run. Each must cost exactly one console warning, never the program."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from tests.plugins.cli_runner import subprocess_env
+from tests.plugins.logging_state import read_json_lines
+
+from precog.utils.logger import configure_logging, get_logger
+
+pytestmark = [pytest.mark.module("logger"), pytest.mark.usefixtures("isolated_logging")]
+
+# Root ignores permission bits through two capabilities; a child started without them is
+# held to the bits like any user. (Switching to `nobody` is not possible here: the Python
+# interpreter lives under /root, which `nobody` cannot enter.)
+DROP_DAC_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+_CHILD = textwrap.dedent(
+    """
+    import logging, sys
+    from pathlib import Path
+    from precog.utils.logger import configure_logging, get_logger
+
+    configure_logging("INFO", log_dir=Path(sys.argv[1]))
+    log = get_logger("precog.child")
+    for index in range(3):
+        log.info("still running", index=index)
+        logging.getLogger("somelib").warning("library line %d", index)
+    print("child finished")
+    """
+)
+
+
+def test_unwritable_log_dir_degrades_to_console(tmp_path: Path, gate_python: list[str]) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    log_dir.chmod(0o500)  # r-x for the owner: listing works, creating the log file does not
+    prefix = DROP_DAC_OVERRIDE if os.geteuid() == 0 else []
+
+    result = subprocess.run(
+        [*prefix, *gate_python, str(script), str(log_dir)],
+        env=subprocess_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    log_dir.chmod(0o700)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "child finished"
+    lines = result.stderr.splitlines()
+    warnings = [line for line in lines if "cannot write log file" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "Permission denied" in warnings[0]
+    assert str(log_dir / "precog.jsonl") in warnings[0]
+    assert sum("still running" in line for line in lines) == 3
+    assert sum("library line" in line for line in lines) == 3
+    assert "Traceback" not in result.stderr
+    assert list(log_dir.iterdir()) == []
+
+
+def test_disk_full_at_rotation_turns_file_logging_off_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    console = io.StringIO()
+    configure_logging(log_dir=tmp_path, max_bytes=2048, backup_count=2, console_stream=console)
+    log = get_logger("precog.chaos")
+    for index in range(10):
+        log.info("before", index=index)
+    before_fault = read_json_lines(tmp_path)
+    assert [r["index"] for r in before_fault][-3:] == [7, 8, 9]
+
+    # The disk fills up: the log path now leads to /dev/full, where every write fails with
+    # ENOSPC from the kernel; the next rotation reopens the path and writes there.
+    current = tmp_path / "precog.jsonl"
+    current.rename(tmp_path / "saved.jsonl")
+    current.symlink_to("/dev/full")
+
+    for index in range(200):
+        log.info("after", index=index)
+        logging.getLogger("somelib").info("library after %d", index)
+
+    lines = console.getvalue().splitlines()
+    warnings = [line for line in lines if "file logging to" in line]
+    assert len(warnings) == 1, lines
+    assert "No space left on device" in warnings[0]
+    # The console kept every line logged after the fault, ours and the library's.
+    assert sum("[precog.chaos]" in line and " after " in line for line in lines) == 200
+    assert sum(f"library after {i}" in line for line in lines for i in (0, 99, 199)) == 3
+    assert sum("library after" in line for line in lines) == 200
+    # Nothing written before the fault was lost (the rotated-away file keeps it intact).
+    saved = [r for r in read_json_lines(tmp_path, "saved.jsonl") if r["event"] == "before"]
+    assert [r["index"] for r in saved] == list(range(10))
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "Logging error" not in captured.err
+
+
+def test_disk_full_on_the_open_file_mid_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    console = io.StringIO()
+    configure_logging(log_dir=tmp_path, console_stream=console)
+    log = get_logger("precog.chaos")
+    log.info("written before the fault")
+    path = str(tmp_path / "precog.jsonl")
+
+    # Swap the kernel file behind the logger's open descriptor for /dev/full: the next
+    # write(2) on that descriptor fails with ENOSPC, exactly like a full disk.
+    (fd,) = [
+        int(fd)
+        for fd in os.listdir("/proc/self/fd")
+        if os.path.realpath(f"/proc/self/fd/{fd}") == path
+    ]
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        os.dup2(full, fd)
+    finally:
+        os.close(full)
+
+    for index in range(50):
+        log.warning("during the fault", index=index)
+
+    output = console.getvalue()
+    warnings = [line for line in output.splitlines() if "file logging to" in line]
+    assert len(warnings) == 1, output
+    assert "No space left on device" in warnings[0]
+    assert sum("during the fault" in line for line in output.splitlines()) == 50
+    assert [r["event"] for r in read_json_lines(tmp_path)] == ["written before the fault"]
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "Logging error" not in captured.err
+
+    # Reconfiguring (e.g. after freeing space) brings the file back.
+    configure_logging(log_dir=tmp_path / "fresh", console_stream=console)
+    log.info("file logging is back")
+    assert [r["event"] for r in read_json_lines(tmp_path / "fresh")] == ["file logging is back"]
