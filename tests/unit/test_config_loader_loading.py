@@ -78,27 +78,47 @@ def test_money_and_probabilities_are_exact_decimals() -> None:
         assert value.as_tuple() == Decimal(text).as_tuple()  # same digits, same exponent
 
 
-def test_yaml_floats_become_decimal_from_source_text() -> None:
-    data = parse_yaml("a: 0.1\nb: -1_000.25\nc: 1:30.5\nd: .inf\ne: 3\nf: '0.3'\n", "t.yaml")
-    assert data == {
-        "a": Decimal("0.1"),
-        "b": Decimal("-1000.25"),
-        "c": Decimal("90.5"),
-        "d": Decimal("Infinity"),
-        "e": 3,
-        "f": "0.3",
+def test_every_yaml_float_form_becomes_an_exact_decimal(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "trading",
+        "min_edge: 5.0e-2\n"  # exponent form
+        "max_position_dollars: 1_000.25\n"  # digit separators
+        "max_total_exposure_dollars: 1:00:00.5\n"  # YAML 1.1 base 60
+        "kelly_fraction: .25\n",  # no leading digit
+    )
+    trading = ConfigLoader(tmp_path, {}).settings.trading
+    assert trading.min_edge.as_tuple() == Decimal("0.050").as_tuple()
+    assert trading.max_position_dollars == Decimal("1000.25")
+    assert trading.max_total_exposure_dollars == Decimal("3600.5")
+    assert trading.kelly_fraction == Decimal("0.25")
+    assert parse_yaml("a: 0.1\nb: '0.3'\nc: 3\n", "t.yaml") == {
+        "a": Decimal("0.1"),  # not 0.1000000000000000055511151231257827
+        "b": "0.3",
+        "c": 3,
     }
-    assert type(data["a"]) is Decimal
-    assert data["a"] != 0.1
 
 
-def test_dump_yaml_writes_decimals_as_numbers_and_round_trips() -> None:
-    data = {"x": Decimal("0.0500"), "y": Decimal("1E+2"), "z": ("A", "B"), "m": KalshiMode.DEMO}
-    text = dump_yaml(data)
-    assert "x: 0.0500\n" in text
-    assert "y: 100.0\n" in text
-    assert "m: demo\n" in text
-    assert parse_yaml(text, "t") == {**data, "z": ["A", "B"], "m": "demo"}
+def test_non_finite_yaml_floats_are_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, "trading", "min_edge: .nan\nmax_total_exposure_dollars: .inf\n")
+    assert problems(tmp_path, {}) == (
+        f"{path}: max_total_exposure_dollars: expected a finite number, found Infinity",
+        f"{path}: min_edge: expected a finite number, found NaN",
+    )
+
+
+def test_dumped_section_reloads_with_identical_decimals(tmp_path: Path) -> None:
+    loader = ConfigLoader(tmp_path, {"PRECOG__TRADING__MIN_EDGE": "0.0500"})
+    text = dump_yaml(loader.as_dict("trading"))
+    assert "min_edge: 0.0500\n" in text
+    assert "max_position_dollars: 100.00\n" in text
+    write(tmp_path, "trading", text)
+    reloaded = ConfigLoader(tmp_path, {}).settings.trading
+    for key in ("min_edge", "max_position_dollars", "max_total_exposure_dollars", "kelly_fraction"):
+        assert getattr(reloaded, key).as_tuple() == getattr(loader.settings.trading, key).as_tuple()
+    assert (
+        dump_yaml({"mode": KalshiMode.DEMO, "big": Decimal("1E+2")}) == "mode: demo\nbig: 100.0\n"
+    )
 
 
 def test_settings_are_immutable() -> None:

@@ -47,15 +47,12 @@ SAFETY_MATRIX = {
 }
 
 
-def test_matrix_covers_every_combination() -> None:
-    assert set(SAFETY_MATRIX) == {(env, mode) for env in E for mode in M}
-
-
-@pytest.mark.parametrize(("env", "mode"), list(SAFETY_MATRIX))
+@pytest.mark.parametrize("env", list(E))
+@pytest.mark.parametrize("mode", list(M))
 @pytest.mark.parametrize("confirmed", [False, True])
 def test_kalshi_safety_matrix(env: Environment, mode: KalshiMode, confirmed: bool) -> None:
     environ = {"PRECOG_LIVE_CONFIRMED": "yes"} if confirmed else {}
-    allowed = SAFETY_MATRIX[(env, mode)][confirmed]
+    allowed = SAFETY_MATRIX[(env, mode)][confirmed]  # KeyError: a combination not written out
     if allowed:
         check_kalshi_safety(env, mode, environ)
     else:
