@@ -235,7 +235,7 @@ def test_default_log_dir_follows_precog_home_and_expands_tilde() -> None:
 def test_missing_variable_names_file_key_and_variable(tmp_path: Path) -> None:
     path = write(tmp_path, "system", "logging:\n  json_file: ${LOG_NAME}.jsonl\n")
     assert problems(tmp_path, {}) == (
-        f"{path}: logging.json_file: environment variable LOG_NAME is not set (set it, or "
+        f"{path}: logging.json_file: environment variable LOG_NAME is not set or empty (set it, or "
         "write ${LOG_NAME:-default} to give a default)",
     )
 

@@ -207,7 +207,7 @@ class _Build:
         self.problems.append(
             self._locate(
                 path,
-                f"environment variable {name} is not set (set it, or write "
+                f"environment variable {name} is not set or empty (set it, or write "
                 f"${{{name}:-default}} to give a default)",
             )
         )
