@@ -252,3 +252,11 @@ def test_cyclic_data_does_not_break_masking() -> None:
     loop.append(loop)
     masked = mask_value({"loop": loop})
     json.dumps(masked)  # finite and serialisable
+
+
+@pytest.mark.parametrize("key", sorted(SENSITIVE_KEYS))
+def test_every_sensitive_name_is_masked_inside_text(key: str) -> None:
+    header = key.replace("_", "-").title()
+    assert mask_text(f"sent {key}=abc123 ok") == f"sent {key}={MASK} ok"
+    assert mask_text(f"{header}: abc123") == f"{header}: {MASK}"
+    assert mask_text(f'{{"{key}": "abc 123"}}') == f'{{"{key}": "{MASK}"}}'

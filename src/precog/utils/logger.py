@@ -109,7 +109,6 @@ _COOKIE_HEADER = re.compile(
     r"(?<![A-Za-z0-9_-])((?:set[-_])?cookie[ \t]*:[ \t]*)(?![\"'])[^\r\n]+", re.IGNORECASE
 )
 _BEARER = re.compile(r"\b(bearer)[ \t]+[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE)
-_TEXT_GUARDS = ("-----BEGIN", "@", ":", "=", "earer", "EARER")
 
 
 def is_sensitive_key(key: object) -> bool:
@@ -126,18 +125,42 @@ def _key_value_replacement(match: re.Match[str]) -> str:
     return head + (match.group("scheme") or "") + MASK
 
 
+def _mentions_sensitive_key(lower: str) -> bool:
+    # Every name in SENSITIVE_KEYS contains one of these words; text without any of them
+    # cannot hold a `key=value` secret, so the (costlier) regex is skipped.
+    return (
+        "key" in lower
+        or "token" in lower
+        or "secret" in lower
+        or "pass" in lower
+        or "auth" in lower
+        or "cookie" in lower
+        or "credential" in lower
+        or "signature" in lower
+    )
+
+
 def mask_text(text: str) -> str:
     """`text` with embedded secrets (PEM keys, URL passwords, credentials) replaced by ***."""
-    if not any(guard in text for guard in _TEXT_GUARDS):
-        return text
+    # Cheap substring checks decide which patterns can match at all.
     if "-----BEGIN" in text:
         text = _PEM.sub(MASK, text)
-    if "@" in text:
+    if "@" in text and "://" in text:
         text = _URL_PASSWORD.sub(rf"\1{MASK}@", text)
-    if ":" in text or "=" in text:
-        text = _COOKIE_HEADER.sub(rf"\1{MASK}", text)
-        text = _KEY_VALUE.sub(_key_value_replacement, text)
-    return _BEARER.sub(rf"\1 {MASK}", text)
+    has_separator = ":" in text or "=" in text
+    if has_separator or " " in text or "\t" in text:
+        lower = text.lower()
+        if has_separator:
+            if "cookie" in lower:
+                text = _COOKIE_HEADER.sub(rf"\1{MASK}", text)
+            if _mentions_sensitive_key(lower):
+                text = _KEY_VALUE.sub(_key_value_replacement, text)
+        if "bearer" in lower:
+            text = _BEARER.sub(rf"\1 {MASK}", text)
+    return text
+
+
+_KEPT_AS_IS = (bool, int, Decimal, dt.date, dt.time)
 
 
 def mask_value(value: Any, _depth: int = 0) -> Any:
@@ -148,14 +171,14 @@ def mask_value(value: Any, _depth: int = 0) -> Any:
     renderers; any other object becomes its masked `str()`. Non-finite floats become strings
     so that every JSON line is strict JSON.
     """
+    if isinstance(value, str):
+        return mask_text(value)
     if (
         value is None
-        or isinstance(value, bool | int | Decimal | dt.date | dt.time)
+        or isinstance(value, _KEPT_AS_IS)
         or (isinstance(value, float) and math.isfinite(value))
     ):
         return value
-    if isinstance(value, str):
-        return mask_text(value)
     if _depth >= _MAX_DEPTH:
         return MASK
     if isinstance(value, Mapping):
