@@ -67,7 +67,8 @@ async def test_markets_create_parents_and_version_only_on_change(db_pool: Databa
     assert history[0].row_end_ts == history[1].row_start_ts == T0 + timedelta(seconds=10)
     assert [r.row_current_ind for r in history] == [False, True]
     assert current == history[1]
-    assert before is not None and before.yes_bid == Decimal("0.5000")
+    assert before is not None
+    assert before.yes_bid == Decimal("0.5000")
     assert after == current
     assert never is None
     assert [m.ticker for m in listed] == ["A", "B"]
@@ -191,11 +192,15 @@ async def test_balance_positions_teams_venues_rankings_games(db_pool: Database) 
         ]
         state = await crud.get_current_game_state(conn, "nfl", "401")
         team = await crud.get_team(conn, "nfl", "1")
-    assert balance is not None and balance.balance == Decimal("99.2500")
-    assert old_balance is not None and old_balance.balance == Decimal("100.5000")
+    assert balance is not None
+    assert balance.balance == Decimal("99.2500")
+    assert old_balance is not None
+    assert old_balance.balance == Decimal("100.5000")
     assert [(p.ticker, p.side, p.quantity) for p in positions] == [("A", "yes", Decimal("10.00"))]
     assert renamed == {("nfl", "1"): bills}
-    assert team is not None and team.display_name == "Buffalo Bills"
+    assert team is not None
+    assert team.display_name == "Buffalo Bills"
     assert [(r.team_id, r.rank) for r in ranks] == [(bills, 2)]
     assert results == [UpsertResult(created=1), UpsertResult(unchanged=1)]
-    assert state is not None and state.situation == {"down": 1, "distance": 10}
+    assert state is not None
+    assert state.situation == {"down": 1, "distance": 10}

@@ -9,7 +9,7 @@ This module owns:
   autocommit connections (callers open `conn.transaction()` for multi-statement writes),
   checks a connection before lending it (so the first operation after a server restart
   gets a fresh connection instead of a dead one) and `DISCARD ALL`s it when returned
-  (no session state — SET, temp tables, prepared statements — leaks to the next user);
+  (no session state — SET, temp tables, cursors, locks — leaks to the next user);
 - the single translation of psycopg failures into Precog's typed errors.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -50,6 +51,15 @@ from precog.database.errors import (
 )
 from precog.errors import ConfigError, PrecogError
 
+_RESET_SESSION = (
+    b"CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
+    b"SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES"
+)
+# libpq reports connection-time refusals without a SQLSTATE: recognise them by message.
+_AUTH_FAILURE = re.compile(
+    r"authentication failed|role \"[^\"]*\" does not exist|no password supplied|"
+    r"pg_hba\.conf rejects"
+)
 _AUTH_SQLSTATES = {"28P01", "28000"}  # invalid_password, invalid_authorization_specification
 
 
@@ -152,7 +162,7 @@ def translate_error(exc: BaseException, target: str) -> PrecogError | None:
             detail=_violation_detail(diag.message_detail, _first_line(exc)),
         )
     if isinstance(exc, psycopg.OperationalError):
-        if exc.sqlstate in _AUTH_SQLSTATES or "authentication failed" in str(exc):
+        if exc.sqlstate in _AUTH_SQLSTATES or _AUTH_FAILURE.search(str(exc)):
             return DatabaseAuthError(
                 f"database authentication failed for {target}: {_first_line(exc)}; "
                 "check the user and password in DATABASE_URL"
@@ -279,7 +289,8 @@ class Database:
     async def _reset(conn: AsyncConnection[Any]) -> None:
         if not conn.autocommit:
             await conn.set_autocommit(True)
-        await conn.execute("DISCARD ALL")
+        # DISCARD ALL minus DEALLOCATE ALL: psycopg's own prepared statements must survive.
+        await conn.execute(_RESET_SESSION)
 
     async def _probe(self) -> None:
         try:

@@ -1,0 +1,104 @@
+"""connection, pure logic: error translation, the guard on targets, path confinement."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from precog.config.environment import DatabaseTarget, Environment
+from precog.database.connection import resolve_conninfo, resolve_inside, translate_error
+from precog.database.embedded import EmbeddedServer
+from precog.database.errors import (
+    CheckViolationError,
+    DatabaseAuthError,
+    DatabaseUnavailableError,
+    PathOutsideAllowedDirError,
+)
+from precog.errors import ConfigError, EnvironmentSafetyError, PrecogError
+
+pytestmark = pytest.mark.module("connection")
+
+
+def test_unreachable_server_message_names_target_and_masks_password() -> None:
+    exc = psycopg.OperationalError('connection to server at "db.example" failed: refused\nmore')
+    target = "postgresql://trader:***@db.example:5432/precog_test"
+    error = translate_error(exc, target)
+    assert isinstance(error, DatabaseUnavailableError)
+    assert error.exit_code == 4
+    assert target in str(error)
+    assert "\n" not in str(error)
+    assert "more" not in str(error)
+
+
+def test_authentication_failure_is_a_config_error() -> None:
+    exc = psycopg.OperationalError('FATAL:  password authentication failed for user "trader"')
+    error = translate_error(exc, "postgresql://trader:***@h/precog_test")
+    assert isinstance(error, DatabaseAuthError)
+    assert error.exit_code == 2
+    assert "check the user and password" in str(error)
+
+
+def test_non_database_errors_are_not_translated() -> None:
+    assert translate_error(ValueError("x"), "t") is None
+    own = PrecogError("already typed")
+    assert translate_error(own, "t") is own
+
+
+def test_check_violation_names_the_column_from_the_constraint_name() -> None:
+    # psycopg fills `diag` only from a server response; build one through the error class.
+    exc = psycopg.errors.CheckViolation("new row violates check constraint")
+    error = translate_error(exc, "t")
+    assert isinstance(error, CheckViolationError)
+    assert "nothing from this batch was saved" in str(error)
+
+
+def test_guard_refuses_non_test_database_under_test_env() -> None:
+    target = DatabaseTarget(url="postgresql://u:pw@h/precog_prod", dbname="precog_prod",
+                            embedded_home=None)  # fmt: skip
+    with pytest.raises(EnvironmentSafetyError) as caught:
+        resolve_conninfo(target, Environment.TEST)
+    assert caught.value.exit_code == 3
+    assert "pw" not in str(caught.value)
+
+
+def test_guard_refuses_test_database_outside_test_env() -> None:
+    target = DatabaseTarget(url="postgresql://h/precog_test_gw0", dbname="precog_test_gw0",
+                            embedded_home=None)  # fmt: skip
+    with pytest.raises(EnvironmentSafetyError):
+        resolve_conninfo(target, Environment.DEV)
+    assert resolve_conninfo(target, Environment.TEST) == "postgresql://h/precog_test_gw0"
+
+
+def test_embedded_url_uses_the_socket_directory() -> None:
+    server = EmbeddedServer(Path("/x/pg"), Path("/x/pg"), 5432)
+    assert server.url("precog_dev") == "postgresql://postgres@/precog_dev?host=%2Fx%2Fpg&port=5432"
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    allowed = tmp_path / "seeds"
+    (allowed / "sub").mkdir(parents=True)
+    (allowed / "ok.sql").write_text("SELECT 1;")
+    (allowed / "sub" / "nested.sql").write_text("SELECT 2;")
+    (tmp_path / "secret.sql").write_text("DROP TABLE x;")
+    return allowed
+
+
+def test_apply_migrations_path_traversal(seeds: Path) -> None:
+    assert resolve_inside(seeds, Path("ok.sql")) == (seeds / "ok.sql").resolve()
+    assert resolve_inside(seeds, Path("sub/nested.sql")).name == "nested.sql"
+    with pytest.raises(PathOutsideAllowedDirError, match=r"'\.\.' is not allowed"):
+        resolve_inside(seeds, Path("../secret.sql"))
+    with pytest.raises(PathOutsideAllowedDirError, match="outside"):
+        resolve_inside(seeds, seeds.parent / "secret.sql")  # absolute path elsewhere
+    os.symlink(seeds.parent / "secret.sql", seeds / "link.sql")
+    with pytest.raises(PathOutsideAllowedDirError, match="outside"):
+        resolve_inside(seeds, Path("link.sql"))
+    os.symlink(seeds.parent, seeds / "escape")
+    with pytest.raises(PathOutsideAllowedDirError):
+        resolve_inside(seeds, Path("escape/secret.sql"))
+    with pytest.raises(ConfigError, match="no such file"):
+        resolve_inside(seeds, Path("missing.sql"))
