@@ -4,7 +4,9 @@ Settable from Python (`FaultSwitches.configure(...)`) and over HTTP (``POST /_ad
 with the same keys as JSON). Every random decision comes from a `random.Random` seeded by
 the sandbox seed, so a run with the same seed and the same request sequence fails the same
 way. Counted faults (``rate_limit_burst``, ``malformed_next``, ``reset_next``) hit the next N
-matching requests and then switch themselves off.
+matching requests and then switch themselves off. ``bucket_rate`` / ``bucket_capacity``
+turn on Kalshi's token bucket (in requests per second / requests): a request finding the
+bucket empty gets 429 ``{"error": "too many requests"}`` with no Retry-After, as Kalshi does.
 
 Endpoints are named by their route template below ``/trade-api/v2``, e.g. ``/markets``,
 ``/markets/{ticker}``, ``/portfolio/balance``; ``*`` matches every endpoint.
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -45,6 +48,9 @@ class FaultState:
     malformed_rate: float = 0.0
     reset_next: int = 0
     reset_rate: float = 0.0
+    # Kalshi's token bucket (reference A6) in requests: 0 = off. Basic tier = 20/s, 2 s burst.
+    bucket_rate: float = 0.0
+    bucket_capacity: float = 0.0
     endpoints: list[str] = field(
         default_factory=lambda: [ALL_ENDPOINTS]
     )  # counted faults hit these
@@ -60,11 +66,13 @@ class FaultState:
             "malformed_rate": self.malformed_rate,
             "reset_next": self.reset_next,
             "reset_rate": self.reset_rate,
+            "bucket_rate": self.bucket_rate,
+            "bucket_capacity": self.bucket_capacity,
             "endpoints": list(self.endpoints),
         }
 
 
-_FLOAT_FIELDS = ("latency", "malformed_rate", "reset_rate")
+_FLOAT_FIELDS = ("latency", "malformed_rate", "reset_rate", "bucket_rate", "bucket_capacity")
 _INT_FIELDS = ("error_status", "rate_limit_burst", "malformed_next", "reset_next")
 _RATE_FIELDS = ("malformed_rate", "reset_rate")
 
@@ -88,11 +96,14 @@ def _matches(endpoint: str, selected: list[str] | Mapping[str, object]) -> bool:
 class FaultSwitches:
     """Thread-safe fault switches; `decide(endpoint)` picks the fault for one request."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._rng = random.Random(f"faults:{seed}")  # noqa: S311 (simulation, not crypto)
         self._lock = threading.Lock()
         self._state = FaultState()
         self.injected: dict[Fault, int] = dict.fromkeys(Fault, 0)
+        self._monotonic = monotonic
+        self._tokens = 0.0
+        self._refilled_at = monotonic()
 
     @property
     def state(self) -> FaultState:
@@ -113,6 +124,11 @@ class FaultSwitches:
                     raise FaultConfigError(f"unknown fault setting {name!r}")
                 merged[name] = value
             new = _validated(merged)
+            if new.bucket_rate != self._state.bucket_rate or (
+                new.bucket_capacity != self._state.bucket_capacity
+            ):
+                self._tokens = new.bucket_capacity or new.bucket_rate  # a new bucket starts full
+                self._refilled_at = self._monotonic()
             self._state = new
             return FaultState(**new.as_json())
 
@@ -122,8 +138,23 @@ class FaultSwitches:
             state = self._state
             latency = state.latency_by_endpoint.get(endpoint, state.latency)
             fault = self._pick(state, endpoint)
+            if fault is Fault.NONE and not self._take_token(state):
+                fault = Fault.RATE_LIMITED
             self.injected[fault] += 1
             return fault, latency
+
+    def _take_token(self, state: FaultState) -> bool:
+        """One request from the bucket; False (-> 429) when it is empty."""
+        now = self._monotonic()
+        elapsed, self._refilled_at = now - self._refilled_at, now
+        if state.bucket_rate <= 0:
+            return True
+        capacity = state.bucket_capacity or state.bucket_rate
+        self._tokens = min(capacity, self._tokens + elapsed * state.bucket_rate)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
 
     def _pick(self, state: FaultState, endpoint: str) -> Fault:
         targeted = _matches(endpoint, state.endpoints)
@@ -164,6 +195,8 @@ def _validated(raw: dict[str, Any]) -> FaultState:
         if isinstance(exc, FaultConfigError):
             raise
         raise FaultConfigError(f"invalid fault settings: {exc}") from None
+    if raw["bucket_rate"] < 0 or raw["bucket_capacity"] < 0:
+        raise FaultConfigError("bucket_rate and bucket_capacity must not be negative")
     rates = [raw[name] for name in _RATE_FIELDS] + list(raw["error_rates"].values())
     if any(not 0.0 <= r <= 1.0 for r in rates):
         raise FaultConfigError("fault rates must be between 0 and 1")

@@ -22,7 +22,10 @@ import asyncio
 import json
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -52,6 +55,18 @@ def _query(request: web.Request) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class RequestRecord:
+    """One API request as the sandbox saw it (status 0 = connection reset)."""
+
+    monotonic: float
+    method: str
+    endpoint: str
+    path: str
+    key_id: str | None
+    status: int
+
+
 class SandboxServer:
     """One sandbox exchange (simulation, keys, faults) served over HTTP on loopback."""
 
@@ -76,6 +91,7 @@ class SandboxServer:
         self.port = port
         self.tick_interval = tick_interval
         self.requests: dict[str, int] = {}
+        self.log: deque[RequestRecord] = deque(maxlen=100_000)
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -215,6 +231,19 @@ class SandboxServer:
     ) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
             self.requests[endpoint] = self.requests.get(endpoint, 0) + 1
+            arrived = time.monotonic()
+            status = 0
+            try:
+                response = await respond(request)
+                status = response.status
+                return response
+            finally:
+                key_id = request.headers.get("KALSHI-ACCESS-KEY")
+                self.log.append(
+                    RequestRecord(arrived, request.method, endpoint, request.path, key_id, status)
+                )
+
+        async def respond(request: web.Request) -> web.StreamResponse:
             fault, latency = self.faults.decide(endpoint)
             if latency > 0:
                 await self.clock.sleep(latency)
@@ -378,4 +407,4 @@ class SandboxThread:
                 raise TimeoutError(f"sandbox did not stop within {timeout}s")
 
 
-__all__ = ["API_PREFIX", "SandboxServer", "SandboxThread"]
+__all__ = ["API_PREFIX", "RequestRecord", "SandboxServer", "SandboxThread"]
