@@ -36,6 +36,24 @@ def _root(
     ),
 ) -> None:
     """Precog: Kalshi and ESPN data collection with full history."""
+    from precog.config.config_loader import ConfigLoader
+    from precog.errors import ConfigError
+    from precog.utils.logger import configure_logging, get_logger
+
+    try:
+        settings = ConfigLoader().settings.system.logging
+    except ConfigError:
+        configure_logging()  # console only; the command itself reports the config problem
+    else:
+        configure_logging(
+            settings.level,
+            log_dir=settings.dir,
+            json_file=settings.json_file,
+            max_bytes=settings.max_bytes,
+            backup_count=settings.backup_count,
+            console=settings.console,  # on stderr, so `--json` output on stdout stays clean
+        )
+    get_logger("precog.cli").debug("command started", argv=sys.argv[1:])
 
 
 def _register_commands() -> None:
