@@ -8,6 +8,7 @@ the CLI calls these functions directly (async callers: `asyncio.to_thread`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from psycopg import sql
 from precog.database.errors import MigrationError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Alembic narrates every step (and its plugin setup) at INFO; the CLI reports outcomes itself.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
