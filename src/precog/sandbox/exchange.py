@@ -18,27 +18,45 @@ Consistency kept at every step:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import datetime as dt
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal
-from typing import Any, Protocol, TypeVar
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
 
 from precog.sandbox import shapes
+from precog.sandbox.paging import (
+    LIMITS,
+    SandboxRequestError,
+    bad_request,
+    not_found,
+    page_by_key,
+    page_by_seq,
+    parse_bool,
+    parse_int,
+    parse_limit,
+)
+from precog.sandbox.records import (
+    CENT,
+    MAX_PRICE,
+    MIN_PRICE,
+    ONE,
+    SimEvent,
+    SimFill,
+    SimMarket,
+    SimOrder,
+    SimPosition,
+    SimSeries,
+    SimSettlement,
+    SimTrade,
+    trading_fee,
+)
 from precog.utils.clock import Clock, SystemClock
 
-CENT = Decimal("0.01")
-ONE = Decimal(1)
-MIN_PRICE = Decimal("0.01")
-MAX_PRICE = Decimal("0.99")
 BOOK_DEPTH = 5
-FEE_RATE = Decimal("0.07")
 INITIAL_BALANCE = Decimal("10000.0000")
 USER_ID = "00000000-0000-4000-8000-00000000beef"
 
@@ -62,17 +80,6 @@ STATUS_FILTER: dict[str, frozenset[str]] = {
 }
 ORDER_STATUSES = frozenset({"resting", "canceled", "executed"})
 
-# (default, max) page size per list endpoint (reference A3, OpenAPI 3.28).
-LIMITS: dict[str, tuple[int, int]] = {
-    "markets": (100, 1000),
-    "events": (200, 200),
-    "trades": (100, 1000),
-    "positions": (100, 1000),
-    "fills": (100, 1000),
-    "settlements": (100, 1000),
-    "orders": (100, 1000),
-}
-
 _SERIES = (
     ("KXSIMHIGH", "Simulated daily high temperature", "Climate and Weather", "daily", ["Weather"]),
     ("KXSIMNFL", "Simulated NFL game winner", "Sports", "weekly", ["Football"]),
@@ -80,296 +87,6 @@ _SERIES = (
     ("KXSIMCPI", "Simulated monthly CPI", "Economics", "monthly", ["Inflation"]),
     ("KXSIMRATE", "Simulated policy rate", "Financials", "custom", ["Rates"]),
 )
-
-
-class SandboxRequestError(Exception):
-    """A request the exchange refuses: HTTP status + Kalshi error code + details."""
-
-    def __init__(self, status: int, code: str, details: str) -> None:
-        super().__init__(details)
-        self.status = status
-        self.code = code
-        self.details = details
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "code": self.code,
-                "message": self.code.replace("_", " "),
-                "details": self.details,
-            }
-        }
-
-
-def bad_request(details: str) -> SandboxRequestError:
-    return SandboxRequestError(400, "invalid_parameters", details)
-
-
-def not_found(details: str) -> SandboxRequestError:
-    return SandboxRequestError(404, "not_found", details)
-
-
-# ------------------------------------------------------------------------------ records
-@dataclass
-class SimSeries:
-    ticker: str
-    title: str
-    category: str
-    frequency: str
-    tags: list[str]
-    last_updated: dt.datetime
-
-
-@dataclass
-class SimEvent:
-    event_ticker: str
-    series_ticker: str
-    title: str
-    sub_title: str
-    category: str
-    strike_date: dt.datetime
-    last_updated: dt.datetime
-    market_tickers: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SimMarket:
-    ticker: str
-    event_ticker: str
-    series_ticker: str
-    title: str
-    yes_sub_title: str
-    no_sub_title: str
-    floor_strike: int
-    created_time: dt.datetime
-    open_time: dt.datetime
-    close_time: dt.datetime
-    status: str
-    yes_bid: Decimal
-    spread: Decimal
-    yes_sizes: list[Decimal]
-    no_sizes: list[Decimal]
-    last_price: Decimal
-    updated_time: dt.datetime
-    settlement_timer_seconds: int = 300
-    volume: Decimal = Decimal(0)
-    volume_24h: Decimal = Decimal(0)
-    open_interest: Decimal = Decimal(0)
-    previous_yes_bid: Decimal = Decimal(0)
-    previous_yes_ask: Decimal = Decimal(0)
-    previous_price: Decimal = Decimal(0)
-    result: str = ""
-    settlement_value: Decimal | None = None
-    settlement_ts: dt.datetime | None = None
-    determined_time: dt.datetime | None = None
-
-    @property
-    def yes_ask(self) -> Decimal:
-        return self.yes_bid + self.spread
-
-    @property
-    def no_bid(self) -> Decimal:
-        return ONE - self.yes_ask
-
-    @property
-    def no_ask(self) -> Decimal:
-        return ONE - self.yes_bid
-
-    def yes_levels(self) -> list[tuple[Decimal, Decimal]]:
-        """YES bids, best first."""
-        return _levels(self.yes_bid, self.yes_sizes)
-
-    def no_levels(self) -> list[tuple[Decimal, Decimal]]:
-        """NO bids, best first (best NO bid = 1 - yes_ask)."""
-        return _levels(self.no_bid, self.no_sizes)
-
-
-def _levels(best: Decimal, sizes: list[Decimal]) -> list[tuple[Decimal, Decimal]]:
-    out = []
-    for k, size in enumerate(sizes):
-        price = best - CENT * k
-        if price < MIN_PRICE:
-            break
-        out.append((price, size))
-    return out
-
-
-@dataclass
-class SimTrade:
-    seq: int
-    trade_id: str
-    ticker: str
-    count: Decimal
-    yes_price: Decimal
-    taker_side: str
-    created_time: dt.datetime
-
-
-@dataclass
-class SimOrder:
-    seq: int
-    order_id: str
-    client_order_id: str
-    user_id: str
-    ticker: str
-    event_ticker: str
-    side: str
-    yes_price: Decimal
-    initial_count: Decimal
-    remaining_count: Decimal
-    status: str
-    fill_cost: Decimal
-    fees: Decimal
-    created_time: dt.datetime
-    last_update_time: dt.datetime
-
-
-@dataclass
-class SimFill:
-    seq: int
-    fill_id: str
-    order_id: str
-    ticker: str
-    side: str
-    count: Decimal
-    yes_price: Decimal
-    fee: Decimal
-    created_time: dt.datetime
-
-    @property
-    def cost(self) -> Decimal:
-        """What the account paid for the contracts (fees separate)."""
-        return self.count * (self.yes_price if self.side == "yes" else ONE - self.yes_price)
-
-
-@dataclass
-class SimPosition:
-    ticker: str
-    event_ticker: str
-    position: Decimal  # + YES contracts, - NO contracts
-    total_traded: Decimal
-    exposure: Decimal  # cost of the contracts still held
-    realized_pnl: Decimal
-    fees_paid: Decimal
-    last_updated: dt.datetime
-    settled: bool = False
-
-
-@dataclass
-class SimSettlement:
-    seq: int
-    ticker: str
-    event_ticker: str
-    market_result: str
-    yes_count: Decimal
-    yes_total_cost: Decimal
-    no_count: Decimal
-    no_total_cost: Decimal
-    revenue_cents: int
-    settled_time: dt.datetime
-
-
-def trading_fee(contracts: Decimal, price: Decimal) -> Decimal:
-    """Kalshi's taker fee: 0.07 * C * P * (1 - P), rounded up to the cent."""
-    raw = FEE_RATE * contracts * price * (ONE - price)
-    return (raw / CENT).to_integral_value(rounding=ROUND_CEILING) * CENT
-
-
-# ------------------------------------------------------------------------------ cursors
-def encode_cursor(kind: str, key: str | int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode("ascii")
-
-
-def decode_cursor(kind: str, cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        raise bad_request("invalid cursor") from None
-    prefix, _, key = raw.partition(":")
-    if prefix != kind or not key:
-        raise bad_request("invalid cursor")
-    return key
-
-
-def parse_limit(raw: str | None, endpoint: str) -> int:
-    default, maximum = LIMITS[endpoint]
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(f"limit must be an integer, got {raw!r}") from None
-    if value == 0:  # documented as 0..max for /markets; 0 means the default
-        return default
-    if not 1 <= value <= maximum:
-        raise bad_request(f"limit must be between 1 and {maximum}, got {value}")
-    return value
-
-
-def parse_int(raw: str | None, name: str) -> int | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise bad_request(f"{name} must be an integer (Unix seconds), got {raw!r}") from None
-
-
-def parse_bool(raw: str | None, name: str) -> bool:
-    if raw is None or raw == "":
-        return False
-    lowered = raw.lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise bad_request(f"{name} must be true or false, got {raw!r}")
-
-
-class _Sequenced(Protocol):
-    seq: int
-
-
-_T = TypeVar("_T", bound=_Sequenced)
-
-
-def _page_by_seq(
-    items: list[_T],
-    kind: str,
-    cursor: str | None,
-    limit: int,
-    keep: Callable[[_T], bool],
-) -> tuple[list[_T], str]:
-    """Newest first; the cursor is the seq of the last item returned."""
-    before = None
-    if cursor:
-        key = decode_cursor(kind, cursor)
-        if not key.isdigit():
-            raise bad_request("invalid cursor")
-        before = int(key)
-    page: list[_T] = []
-    for item in reversed(items):
-        if before is not None and item.seq >= before:
-            continue
-        if keep(item):
-            if len(page) == limit:
-                return page, encode_cursor(kind, page[-1].seq)
-            page.append(item)
-    return page, ""
-
-
-def _page_by_key(
-    keys: list[str], kind: str, cursor: str | None, limit: int, keep: Callable[[str], bool]
-) -> tuple[list[str], str]:
-    """Ascending keys; the cursor is the last key returned."""
-    start = bisect.bisect_right(keys, decode_cursor(kind, cursor)) if cursor else 0
-    page: list[str] = []
-    for key in keys[start:]:
-        if keep(key):
-            if len(page) == limit:
-                return page, encode_cursor(kind, page[-1])
-            page.append(key)
-    return page, ""
 
 
 # ------------------------------------------------------------------------------ exchange
@@ -845,7 +562,7 @@ class SandboxExchange:
             )
 
         with self._lock:
-            page, cursor = _page_by_key(self._market_keys, "m", q.get("cursor"), limit, keep)
+            page, cursor = page_by_key(self._market_keys, "m", q.get("cursor"), limit, keep)
             return {
                 "markets": [shapes.market_json(self.markets[t]) for t in page],
                 "cursor": cursor,
@@ -876,7 +593,7 @@ class SandboxExchange:
             )
 
         with self._lock:
-            page, cursor = _page_by_seq(self.trades, "t", q.get("cursor"), limit, keep)
+            page, cursor = page_by_seq(self.trades, "t", q.get("cursor"), limit, keep)
             return {"trades": [shapes.trade_json(t) for t in page], "cursor": cursor}
 
     def _event_matches_status(self, event: SimEvent, allowed: frozenset[str]) -> bool:
@@ -909,7 +626,7 @@ class SandboxExchange:
             )
 
         with self._lock:
-            page, cursor = _page_by_key(self._event_keys, "e", q.get("cursor"), limit, keep)
+            page, cursor = page_by_key(self._event_keys, "e", q.get("cursor"), limit, keep)
             events = [
                 shapes.event_json(
                     self.events[t],
@@ -994,7 +711,7 @@ class SandboxExchange:
             )
 
         with self._lock:
-            page, cursor = _page_by_key(sorted(self.positions), "p", q.get("cursor"), limit, keep)
+            page, cursor = page_by_key(sorted(self.positions), "p", q.get("cursor"), limit, keep)
             positions = [self.positions[k] for k in page]
             by_event: dict[str, list[SimPosition]] = {}
             for p in positions:
@@ -1022,7 +739,7 @@ class SandboxExchange:
             )
 
         with self._lock:
-            page, cursor = _page_by_seq(self.fills, "f", q.get("cursor"), limit, keep)
+            page, cursor = page_by_seq(self.fills, "f", q.get("cursor"), limit, keep)
             return {"fills": [shapes.fill_json(f) for f in page], "cursor": cursor}
 
     def list_settlements(self, q: dict[str, str]) -> dict[str, Any]:
@@ -1040,7 +757,7 @@ class SandboxExchange:
             )
 
         with self._lock:
-            page, cursor = _page_by_seq(self.settlements, "s", q.get("cursor"), limit, keep)
+            page, cursor = page_by_seq(self.settlements, "s", q.get("cursor"), limit, keep)
             return {"settlements": [shapes.settlement_json(s) for s in page], "cursor": cursor}
 
     def list_orders(self, q: dict[str, str]) -> dict[str, Any]:
@@ -1065,7 +782,7 @@ class SandboxExchange:
             )
 
         with self._lock:
-            page, cursor = _page_by_seq(self.orders, "o", q.get("cursor"), limit, keep)
+            page, cursor = page_by_seq(self.orders, "o", q.get("cursor"), limit, keep)
             return {"orders": [shapes.order_json(o) for o in page], "cursor": cursor}
 
     def get_order(self, order_id: str) -> dict[str, Any]:

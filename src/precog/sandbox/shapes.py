@@ -13,7 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from precog.sandbox.exchange import (
+    from precog.sandbox.records import (
         SimEvent,
         SimFill,
         SimMarket,
