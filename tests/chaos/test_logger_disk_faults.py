@@ -11,10 +11,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tests.plugins.cli_runner import subprocess_env
-from tests.plugins.logging_state import read_json_lines
 
 from precog.utils.logger import configure_logging, get_logger
+from tests.plugins.cli_runner import subprocess_env
+from tests.plugins.logging_state import read_json_lines
 
 pytestmark = [pytest.mark.module("logger"), pytest.mark.usefixtures("isolated_logging")]
 

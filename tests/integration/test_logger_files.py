@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.plugins.logging_state import log_files, read_json_lines
 
 from precog.utils.logger import configure_logging, get_logger
+from tests.plugins.logging_state import log_files, read_json_lines
 
 pytestmark = [pytest.mark.module("logger"), pytest.mark.usefixtures("isolated_logging")]
 

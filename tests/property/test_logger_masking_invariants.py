@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.plugins.logging_state import read_json_lines
 
 from precog.utils.logger import (
     SENSITIVE_KEYS,
@@ -30,6 +30,7 @@ from precog.utils.logger import (
     mask_value,
     render_json,
 )
+from tests.plugins.logging_state import read_json_lines
 
 pytestmark = pytest.mark.module("logger")
 
@@ -193,6 +194,7 @@ def configured() -> Iterator[tuple[Path, io.StringIO]]:
         yield Path(directory), console
         configure_logging(console=False)
     logging.getLogger().setLevel(root_level)
+    structlog.reset_defaults()
 
 
 @given(data=events_with_a_secret(), via_stdlib=st.booleans())

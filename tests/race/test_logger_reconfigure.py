@@ -11,9 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.plugins.logging_state import read_json_lines
 
 from precog.utils.logger import SafeRotatingFileHandler, configure_logging, get_logger
+from tests.plugins.logging_state import read_json_lines
 
 pytestmark = [pytest.mark.module("logger"), pytest.mark.usefixtures("isolated_logging")]
 

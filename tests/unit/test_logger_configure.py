@@ -12,10 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.plugins.logging_state import read_json_lines
 
 from precog.errors import ConfigError
 from precog.utils.logger import MASK, SafeRotatingFileHandler, configure_logging, get_logger
+from tests.plugins.logging_state import read_json_lines
 
 pytestmark = [pytest.mark.module("logger"), pytest.mark.usefixtures("isolated_logging")]
 

@@ -77,10 +77,12 @@ def test_ordinary_fields_containing_sensitive_words_are_not_masked(key: str) -> 
     assert mask_value({key: "/etc/precog/kalshi.pem"}) == {key: "/etc/precog/kalshi.pem"}
 
 
-def test_every_registered_name_is_normalised() -> None:
-    # The set is matched after lower-casing and `-` -> `_`; an entry in another form
+def test_every_registered_name_matches_in_any_spelling() -> None:
+    # Keys are matched after lower-casing and `-` -> `_`; an entry stored in another form
     # could never match and would be a silent hole.
-    assert all(name == name.lower().replace("-", "_") for name in SENSITIVE_KEYS)
+    for name in SENSITIVE_KEYS:
+        assert is_sensitive_key(name.upper().replace("_", "-")), name
+        assert is_sensitive_key(name.title()), name
 
 
 def test_masking_reaches_nested_dicts_lists_and_tuples() -> None:
