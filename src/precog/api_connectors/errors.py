@@ -5,6 +5,7 @@ Errors are classified by the caller's next move, httpx style::
     PrecogError (exit 1)
     └── KalshiError                      any failure talking to Kalshi
         ├── TransportError        [4]    timeout / connection refused / reset: retry
+        │   └── InvalidBodyError  [4]    a 2xx whose body is not JSON (truncated): retry
         ├── ServerError           [4]    5xx from the exchange: retry
         ├── RateLimitedError      [4]    429: back off, then retry
         ├── OutcomeUnknownError   [4]    a WRITE timed out or got a 5xx: it may have happened;
@@ -52,6 +53,7 @@ class KalshiError(PrecogError):
         self.code = code
         self.method = method
         self.path = path
+        self.attempts = 1  # set by the client when retries were used up
 
 
 class TransportError(KalshiError, ServiceUnavailableError):
@@ -59,6 +61,10 @@ class TransportError(KalshiError, ServiceUnavailableError):
 
     exit_code: ClassVar[int] = EXIT_UNAVAILABLE
     retryable: ClassVar[bool] = True
+
+
+class InvalidBodyError(TransportError):
+    """A success status with a body that is not JSON (truncated/corrupted in transit)."""
 
 
 class ServerError(KalshiError, ServiceUnavailableError):
@@ -126,6 +132,7 @@ class ClientClosedError(KalshiError):
 __all__ = [
     "AuthError",
     "ClientClosedError",
+    "InvalidBodyError",
     "KalshiError",
     "NotFoundError",
     "OutcomeUnknownError",

@@ -453,15 +453,16 @@ def parse_exchange_status(data: object) -> ExchangeStatus:
 
 def parse_market(data: object) -> Market:
     f = _Fields("Market", data)
+    ticker, event_ticker, status = f.text("ticker"), f.text("event_ticker"), f.text("status")
     yes_bid = f.price("yes_bid_dollars", "yes_bid")
     yes_ask = f.price("yes_ask_dollars", "yes_ask")
     # Reciprocity (reference A4.3): derive the NO side when a shape omits it.
     no_bid = f.price_or_none("no_bid_dollars", "no_bid")
     no_ask = f.price_or_none("no_ask_dollars", "no_ask")
     return Market(
-        ticker=f.text("ticker"),
-        event_ticker=f.text("event_ticker"),
-        status=f.text("status"),
+        ticker=ticker,
+        event_ticker=event_ticker,
+        status=status,
         market_type=f.text_or_none("market_type"),
         title=f.text_or_none("title"),
         subtitle=f.text_or_none("subtitle"),

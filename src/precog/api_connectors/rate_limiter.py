@@ -25,6 +25,9 @@ from enum import StrEnum
 from precog.utils.clock import Clock, SystemClock
 
 DEFAULT_REQUEST_COST = 10
+# Float refill arithmetic can leave a deficit smaller than the clock's resolution; a wait
+# for it would never complete on a clock that moves in exact steps.
+_TOKEN_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class TokenBucket:
         try:
             async with self._lock:
                 self._refill()
-                while self._tokens < cost:
+                while self._tokens < cost - _TOKEN_EPSILON:
                     wait = (cost - self._tokens) / self.spec.refill_rate
                     await self._clock.sleep(wait)
                     waited += wait

@@ -1,0 +1,925 @@
+"""The async Kalshi REST client (Trade API v2): endpoints, pagination, limits, retries, errors.
+
+Owns: the HTTP conversation with one Kalshi target (sandbox, demo or live). Every request
+goes through `request_json`, which (1) takes tokens from the account's shared rate limiter,
+(2) signs the request with the injected signer, (3) translates any failure into the
+`precog.api_connectors.errors` tree in ONE place (`translate_response`,
+`translate_transport`), and (4) retries timeouts, connection errors, 5xx and 429 with the
+project's single backoff policy (`precog.utils.retry`), honouring Retry-After when a server
+sends one. Other 4xx are never retried. Writes (none yet: orders are read-only in this
+phase) are never retried after a timeout/5xx: their outcome is unknown.
+
+Lifecycle is explicit: `KalshiClient(...)` is NEW; `open()` / `async with` makes it OPEN;
+`aclose()` makes it CLOSED for good. Every list endpoint has a `get_*` (one page, as a
+`ParsedPage` with the bad records reported, not dropped) and an `iter_*` async iterator
+that follows `cursor` until it is empty.
+
+Base URL: `KALSHI_API_BASE_URL` if set, else by mode (demo/live public hosts); the sandbox
+has no fixed URL (it is started on a free loopback port), see `kalshi_base_url`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, Protocol, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from precog.api_connectors.errors import (
+    AuthError,
+    ClientClosedError,
+    InvalidBodyError,
+    KalshiError,
+    NotFoundError,
+    OutcomeUnknownError,
+    ParseError,
+    RateLimitedError,
+    RejectedError,
+    ServerError,
+    TransportError,
+)
+from precog.api_connectors.kalshi_models import (
+    Balance,
+    Event,
+    ExchangeStatus,
+    Fill,
+    Market,
+    Order,
+    Orderbook,
+    ParsedPage,
+    PositionsPage,
+    Series,
+    Settlement,
+    Trade,
+    decode_json,
+    object_field,
+    parse_balance,
+    parse_event,
+    parse_exchange_status,
+    parse_fill,
+    parse_list,
+    parse_market,
+    parse_order,
+    parse_orderbook,
+    parse_page,
+    parse_positions_page,
+    parse_series,
+    parse_settlement,
+    parse_trade,
+)
+from precog.api_connectors.rate_limiter import (
+    AccountLimiter,
+    LimiterRegistry,
+    Tier,
+    default_registry,
+)
+from precog.config.environment import KalshiMode
+from precog.utils.clock import Clock, SystemClock
+from precog.utils.retry import RetryPolicy, parse_retry_after, retry_async
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+P = TypeVar("P", bound="_Page")
+
+PUBLIC_BASE_URLS: Final[Mapping[KalshiMode, str]] = {
+    KalshiMode.DEMO: "https://external-api.demo.kalshi.co/trade-api/v2",
+    KalshiMode.LIVE: "https://external-api.kalshi.com/trade-api/v2",
+}
+BASE_URL_VARIABLE: Final = "KALSHI_API_BASE_URL"
+
+# Reference A3: (default, max) page sizes.
+MAX_LIMIT: Final[Mapping[str, int]] = {
+    "/markets": 1000,
+    "/events": 200,
+    "/markets/trades": 1000,
+    "/portfolio/positions": 1000,
+    "/portfolio/fills": 1000,
+    "/portfolio/settlements": 1000,
+    "/portfolio/orders": 1000,
+}
+
+Timestamp = int | dt.datetime
+ParamValue = str | int | bool | dt.datetime | Sequence[str] | None
+
+
+def kalshi_base_url(mode: KalshiMode, environ: Mapping[str, str]) -> str | None:
+    """REST base URL for `mode`: KALSHI_API_BASE_URL wins; None means 'start the sandbox'."""
+    override = environ.get(BASE_URL_VARIABLE, "").strip()
+    if override:
+        return override.rstrip("/")
+    return PUBLIC_BASE_URLS.get(mode)
+
+
+class RequestSigner(Protocol):
+    """What the client needs from `kalshi_auth.KalshiSigner`."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    def headers(self, method: str, path: str) -> dict[str, str]: ...
+
+
+class _Page(Protocol):
+    @property
+    def errors(self) -> tuple[ParseError, ...]: ...
+
+    @property
+    def cursor(self) -> str | None: ...
+
+
+class ClientState(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass
+class ClientStats:
+    """Counters of one client (requests sent, retries made, bad records seen)."""
+
+    requests: int = 0
+    retries: int = 0
+    parse_errors: int = 0
+
+
+# ------------------------------------------------------------------ error translation
+_AUTH_REASONS: Final = (
+    ("INCORRECT_API_KEY_SIGNATURE", "bad signature"),
+    ("TIMESTAMP", "expired timestamp"),
+    ("NOT_FOUND", "unknown key"),
+    ("MISSING", "missing authentication headers"),
+)
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
+    """(code, human text) from any of Kalshi's error body shapes (reference A5)."""
+    try:
+        body = decode_json(response.content)
+    except ValueError:
+        return None, response.text[:200].strip()
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, str):  # 429: {"error": "too many requests"}
+            return None, inner
+        if isinstance(inner, Mapping):
+            code = inner.get("code")
+            parts = [str(inner[k]) for k in ("message", "details", "msg") if inner.get(k)]
+            text = "; ".join(dict.fromkeys(parts))
+            return (str(code) if code is not None else None), text
+    return None, str(body)[:200]
+
+
+def _auth_reason(code: str | None, text: str) -> str:
+    haystack = f"{code or ''} {text}".upper()
+    for marker, reason in _AUTH_REASONS:
+        if marker in haystack:
+            return reason
+    return code or "unauthorized"
+
+
+def translate_response(  # noqa: PLR0911 (one return per row of the status table)
+    response: httpx.Response, method: str, path: str
+) -> KalshiError:
+    """THE mapping of a non-2xx Kalshi response to the error tree."""
+    status = response.status_code
+    code, text = _error_fields(response)
+    where = f"{method} {path}"
+    detail = f": {text}" if text else ""
+    ctx: dict[str, Any] = {"status": status, "code": code, "method": method, "path": path}
+    write = method.upper() not in ("GET", "HEAD")
+    if status == 401:
+        reason = _auth_reason(code, text)
+        return AuthError(
+            f"Kalshi refused the credentials ({reason}) on {where}; check the API key id, "
+            "the private key file and the system clock",
+            reason=reason,
+            **ctx,
+        )
+    if status == 403:
+        return AuthError(
+            f"Kalshi forbids {where} for this key{detail}; check the key's scopes",
+            reason="forbidden",
+            **ctx,
+        )
+    if status == 404:
+        return NotFoundError(f"Kalshi has no such object: {where}{detail}", **ctx)
+    if status == 429:
+        return RateLimitedError(
+            f"Kalshi rate limit hit on {where}; slow down or raise the tier",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            **ctx,
+        )
+    if status >= 500:
+        if write:
+            return OutcomeUnknownError(
+                f"Kalshi answered {status} to {where}: the write may or may not have happened; "
+                "check its state before retrying",
+                **ctx,
+            )
+        return ServerError(f"Kalshi is failing ({status}) on {where}{detail}; try later", **ctx)
+    if 400 <= status < 500:
+        return RejectedError(f"Kalshi rejected {where} ({status}){detail}", **ctx)
+    return KalshiError(f"Kalshi answered {where} with unexpected status {status}", **ctx)
+
+
+def translate_transport(exc: httpx.TransportError, method: str, path: str, url: str) -> KalshiError:
+    """THE mapping of an httpx transport failure (no response) to the error tree."""
+    ctx: dict[str, Any] = {"method": method, "path": path}
+    kind = type(exc).__name__
+    not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    if method.upper() not in ("GET", "HEAD") and not not_sent:
+        return OutcomeUnknownError(
+            f"Kalshi {method} {path} failed mid-request ({kind}): the write may or may not "
+            "have happened; check its state before retrying",
+            **ctx,
+        )
+    what = "timed out" if isinstance(exc, httpx.TimeoutException) else f"failed ({kind})"
+    return TransportError(
+        f"cannot reach Kalshi at {url}: {method} {path} {what}; check the network and "
+        f"{BASE_URL_VARIABLE}",
+        **ctx,
+    )
+
+
+# ------------------------------------------------------------------ the client
+def _param(value: ParamValue) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamp filters must be timezone-aware datetimes")
+        return str(int(value.timestamp()))
+    if isinstance(value, int | str):
+        return str(value)
+    return ",".join(value)
+
+
+def _segment(value: str) -> str:
+    if not value:
+        raise ValueError("an identifier in a Kalshi path must not be empty")
+    return quote(value, safe="")
+
+
+class KalshiClient:
+    """Async Kalshi Trade API v2 client; use `async with KalshiClient(...) as client:`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        signer: RequestSigner | None = None,
+        limiter: AccountLimiter | None = None,
+        registry: LimiterRegistry | None = None,
+        tier: Tier = Tier.BASIC,
+        retry_policy: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"Kalshi base URL must be http(s)://host/...: {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self._path_prefix = parts.path.rstrip("/")  # signed paths include /trade-api/v2
+        self._signer = signer
+        self._clock: Clock = clock or SystemClock()
+        account = signer.key_id if signer is not None else "anonymous"
+        if limiter is None:
+            # `registry or ...` would be wrong: an empty registry is falsy (it has __len__).
+            limiter = (registry if registry is not None else default_registry()).for_account(
+                account, tier
+            )
+        self.limiter = limiter
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._timeout = timeout
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+        self.state = ClientState.NEW
+        self.stats = ClientStats()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def open(self) -> KalshiClient:
+        if self.state is ClientState.CLOSED:
+            raise ClientClosedError("this Kalshi client was closed; create a new one")
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url + "/",
+                timeout=self._timeout,
+                transport=self._transport,
+                headers={"Accept": "application/json", "User-Agent": "precog"},
+                follow_redirects=False,
+            )
+        self.state = ClientState.OPEN
+        return self
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        self.state = ClientState.CLOSED
+
+    async def __aenter__(self) -> KalshiClient:
+        return await self.open()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    # -- the one request path ----------------------------------------------------------
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, ParamValue] | None = None,
+        *,
+        auth: bool = True,
+    ) -> Any:
+        """Send one logical request (rate limited, signed, retried); return the JSON body."""
+        if self.state is not ClientState.OPEN or self._http is None:
+            raise ClientClosedError(f"Kalshi client is {self.state}; open it first")
+        method = method.upper()
+        query = {k: v for k, v in ((k, _param(v)) for k, v in (params or {}).items()) if v}
+        write = method not in ("GET", "HEAD")
+
+        async def attempt() -> Any:
+            if write:
+                await self.limiter.acquire_write()
+            else:
+                await self.limiter.acquire_read()
+            return await self._send(method, path, query, auth=auth)
+
+        def on_retry(number: int, exc: BaseException, wait: float) -> None:
+            self.stats.retries += 1
+            logger.info("Kalshi %s %s: retry %d in %.2fs after %s", method, path, number, wait, exc)
+
+        try:
+            return await retry_async(
+                attempt,
+                policy=self.retry_policy,
+                is_retryable=lambda exc: isinstance(exc, KalshiError) and exc.retryable,
+                retry_after=lambda exc: (
+                    exc.retry_after if isinstance(exc, RateLimitedError) else None
+                ),
+                sleep=self._clock.sleep,
+                on_retry=on_retry,
+            )
+        except KalshiError as exc:
+            if exc.retryable:
+                exc.attempts = self.retry_policy.max_retries + 1
+            raise
+
+    async def _send(self, method: str, path: str, query: Mapping[str, str], *, auth: bool) -> Any:
+        assert self._http is not None
+        full_path = self._path_prefix + path
+        headers = self._signer.headers(method, full_path) if auth and self._signer else {}
+        self.stats.requests += 1
+        started = time.perf_counter()
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "kalshi request %s %s",
+                method,
+                full_path,
+                extra={
+                    "http_method": method,
+                    "path": full_path,
+                    "params": dict(query),
+                    "headers": headers,
+                },
+            )
+        try:
+            response = await self._http.request(
+                method, path.lstrip("/"), params=query, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise translate_transport(exc, method, path, self.base_url) from exc
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "kalshi response %s %s -> %d",
+                method,
+                full_path,
+                response.status_code,
+                extra={
+                    "status": response.status_code,
+                    "headers": dict(response.headers),
+                    "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+        if not 200 <= response.status_code < 300:
+            raise translate_response(response, method, path)
+        try:
+            return decode_json(response.content)
+        except ValueError:
+            raise InvalidBodyError(
+                f"Kalshi sent an unreadable (non-JSON) body for {method} {path}",
+                status=response.status_code,
+                method=method,
+                path=path,
+            ) from None
+
+    # -- pagination --------------------------------------------------------------------
+    def _record_errors(self, errors: tuple[ParseError, ...]) -> None:
+        for error in errors:
+            self.stats.parse_errors += 1
+            logger.warning("skipping a malformed Kalshi record: %s", error)
+
+    async def _pages(
+        self,
+        path: str,
+        params: Mapping[str, ParamValue],
+        parse: Callable[[Any], P],
+        *,
+        auth: bool,
+    ) -> AsyncIterator[P]:
+        query = dict(params)
+        seen: set[str] = set()
+        while True:
+            page = parse(await self.request_json("GET", path, query, auth=auth))
+            self._record_errors(page.errors)
+            yield page
+            cursor = page.cursor
+            if cursor is None:
+                return
+            if cursor in seen:
+                raise ParseError(
+                    record=f"{path} page", field="cursor", problem="repeats an earlier cursor"
+                )
+            seen.add(cursor)
+            query["cursor"] = cursor
+
+    async def _items(self, pages: AsyncIterator[ParsedPage[T]]) -> AsyncIterator[T]:
+        async for page in pages:
+            for item in page.items:
+                yield item
+
+    @staticmethod
+    def _limit(path: str, limit: int | None) -> int | None:
+        if limit is not None and not 1 <= limit <= MAX_LIMIT[path]:
+            raise ValueError(f"limit for {path} must be between 1 and {MAX_LIMIT[path]}")
+        return limit
+
+    def _list_parser(
+        self, key: str, parser: Callable[[object], T], record: str
+    ) -> Callable[[Any], ParsedPage[T]]:
+        return lambda body: parse_page(body, key, parser, record=record)
+
+    # -- exchange ----------------------------------------------------------------------
+    async def get_exchange_status(self) -> ExchangeStatus:
+        return parse_exchange_status(await self.request_json("GET", "/exchange/status", auth=False))
+
+    # -- markets -----------------------------------------------------------------------
+    def _market_params(
+        self,
+        *,
+        limit: int | None,
+        cursor: str | None,
+        event_ticker: str | None,
+        series_ticker: str | None,
+        tickers: Sequence[str] | None,
+        status: str | None,
+        mve_filter: str | None,
+        min_created_ts: Timestamp | None,
+        max_created_ts: Timestamp | None,
+        min_close_ts: Timestamp | None,
+        max_close_ts: Timestamp | None,
+        min_settled_ts: Timestamp | None,
+        max_settled_ts: Timestamp | None,
+        min_updated_ts: Timestamp | None,
+    ) -> dict[str, ParamValue]:
+        return {
+            "limit": self._limit("/markets", limit),
+            "cursor": cursor,
+            "event_ticker": event_ticker,
+            "series_ticker": series_ticker,
+            "tickers": tickers,
+            "status": status,
+            "mve_filter": mve_filter,
+            "min_created_ts": min_created_ts,
+            "max_created_ts": max_created_ts,
+            "min_close_ts": min_close_ts,
+            "max_close_ts": max_close_ts,
+            "min_settled_ts": min_settled_ts,
+            "max_settled_ts": max_settled_ts,
+            "min_updated_ts": min_updated_ts,
+        }
+
+    async def get_markets(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        event_ticker: str | None = None,
+        series_ticker: str | None = None,
+        tickers: Sequence[str] | None = None,
+        status: str | None = None,
+        mve_filter: str | None = None,
+        min_created_ts: Timestamp | None = None,
+        max_created_ts: Timestamp | None = None,
+        min_close_ts: Timestamp | None = None,
+        max_close_ts: Timestamp | None = None,
+        min_settled_ts: Timestamp | None = None,
+        max_settled_ts: Timestamp | None = None,
+        min_updated_ts: Timestamp | None = None,
+    ) -> ParsedPage[Market]:
+        """One page of GET /markets (every filter of reference A4.2)."""
+        params = self._market_params(
+            limit=limit, cursor=cursor, event_ticker=event_ticker, series_ticker=series_ticker,
+            tickers=tickers, status=status, mve_filter=mve_filter,
+            min_created_ts=min_created_ts, max_created_ts=max_created_ts,
+            min_close_ts=min_close_ts, max_close_ts=max_close_ts,
+            min_settled_ts=min_settled_ts, max_settled_ts=max_settled_ts,
+            min_updated_ts=min_updated_ts,
+        )  # fmt: skip
+        body = await self.request_json("GET", "/markets", params, auth=False)
+        page = parse_page(body, "markets", parse_market, record="Market")
+        self._record_errors(page.errors)
+        return page
+
+    def iter_market_pages(
+        self,
+        *,
+        limit: int | None = None,
+        event_ticker: str | None = None,
+        series_ticker: str | None = None,
+        tickers: Sequence[str] | None = None,
+        status: str | None = None,
+        mve_filter: str | None = None,
+        min_created_ts: Timestamp | None = None,
+        max_created_ts: Timestamp | None = None,
+        min_close_ts: Timestamp | None = None,
+        max_close_ts: Timestamp | None = None,
+        min_settled_ts: Timestamp | None = None,
+        max_settled_ts: Timestamp | None = None,
+        min_updated_ts: Timestamp | None = None,
+    ) -> AsyncIterator[ParsedPage[Market]]:
+        """Every page of GET /markets, following `cursor` to the end."""
+        params = self._market_params(
+            limit=limit, cursor=None, event_ticker=event_ticker, series_ticker=series_ticker,
+            tickers=tickers, status=status, mve_filter=mve_filter,
+            min_created_ts=min_created_ts, max_created_ts=max_created_ts,
+            min_close_ts=min_close_ts, max_close_ts=max_close_ts,
+            min_settled_ts=min_settled_ts, max_settled_ts=max_settled_ts,
+            min_updated_ts=min_updated_ts,
+        )  # fmt: skip
+        parse = self._list_parser("markets", parse_market, "Market")
+        return self._pages("/markets", params, parse, auth=False)
+
+    def iter_markets(self, **filters: Any) -> AsyncIterator[Market]:
+        """Every market matching the filters of `iter_market_pages`, across all pages."""
+        return self._items(self.iter_market_pages(**filters))
+
+    async def get_market(self, ticker: str) -> Market:
+        body = await self.request_json("GET", f"/markets/{_segment(ticker)}", auth=False)
+        return parse_market(object_field(body, "market", record="market"))
+
+    async def get_orderbook(self, ticker: str, *, depth: int | None = None) -> Orderbook:
+        """Order book (bids per side, best last); signed although public in practice (A2)."""
+        if depth is not None and not 0 <= depth <= 100:
+            raise ValueError("orderbook depth must be between 0 and 100")
+        body = await self.request_json(
+            "GET", f"/markets/{_segment(ticker)}/orderbook", {"depth": depth}
+        )
+        return parse_orderbook(body, ticker)
+
+    def _trade_params(
+        self,
+        limit: int | None,
+        cursor: str | None,
+        ticker: str | None,
+        min_ts: Timestamp | None,
+        max_ts: Timestamp | None,
+    ) -> dict[str, ParamValue]:
+        return {
+            "limit": self._limit("/markets/trades", limit),
+            "cursor": cursor,
+            "ticker": ticker,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+        }
+
+    async def get_trades(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        ticker: str | None = None,
+        min_ts: Timestamp | None = None,
+        max_ts: Timestamp | None = None,
+    ) -> ParsedPage[Trade]:
+        params = self._trade_params(limit, cursor, ticker, min_ts, max_ts)
+        body = await self.request_json("GET", "/markets/trades", params, auth=False)
+        page = parse_page(body, "trades", parse_trade, record="Trade")
+        self._record_errors(page.errors)
+        return page
+
+    def iter_trades(
+        self,
+        *,
+        limit: int | None = None,
+        ticker: str | None = None,
+        min_ts: Timestamp | None = None,
+        max_ts: Timestamp | None = None,
+    ) -> AsyncIterator[Trade]:
+        params = self._trade_params(limit, None, ticker, min_ts, max_ts)
+        parse = self._list_parser("trades", parse_trade, "Trade")
+        return self._items(self._pages("/markets/trades", params, parse, auth=False))
+
+    # -- events and series -------------------------------------------------------------
+    def _event_params(
+        self,
+        *,
+        limit: int | None,
+        cursor: str | None,
+        status: str | None,
+        series_ticker: str | None,
+        with_nested_markets: bool,
+        tickers: Sequence[str] | None,
+        min_close_ts: Timestamp | None,
+    ) -> dict[str, ParamValue]:
+        return {
+            "limit": self._limit("/events", limit),
+            "cursor": cursor,
+            "status": status,
+            "series_ticker": series_ticker,
+            "with_nested_markets": with_nested_markets or None,
+            "tickers": tickers,
+            "min_close_ts": min_close_ts,
+        }
+
+    async def get_events(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        status: str | None = None,
+        series_ticker: str | None = None,
+        with_nested_markets: bool = False,
+        tickers: Sequence[str] | None = None,
+        min_close_ts: Timestamp | None = None,
+    ) -> ParsedPage[Event]:
+        params = self._event_params(
+            limit=limit, cursor=cursor, status=status, series_ticker=series_ticker,
+            with_nested_markets=with_nested_markets, tickers=tickers, min_close_ts=min_close_ts,
+        )  # fmt: skip
+        body = await self.request_json("GET", "/events", params, auth=False)
+        page = parse_page(body, "events", parse_event, record="Event")
+        self._record_errors(page.errors)
+        return page
+
+    def iter_events(
+        self,
+        *,
+        limit: int | None = None,
+        status: str | None = None,
+        series_ticker: str | None = None,
+        with_nested_markets: bool = False,
+        tickers: Sequence[str] | None = None,
+        min_close_ts: Timestamp | None = None,
+    ) -> AsyncIterator[Event]:
+        params = self._event_params(
+            limit=limit, cursor=None, status=status, series_ticker=series_ticker,
+            with_nested_markets=with_nested_markets, tickers=tickers, min_close_ts=min_close_ts,
+        )  # fmt: skip
+        parse = self._list_parser("events", parse_event, "Event")
+        return self._items(self._pages("/events", params, parse, auth=False))
+
+    async def get_event(self, event_ticker: str, *, with_nested_markets: bool = False) -> Event:
+        body = await self.request_json(
+            "GET",
+            f"/events/{_segment(event_ticker)}",
+            {"with_nested_markets": with_nested_markets or None},
+            auth=False,
+        )
+        event = parse_event(object_field(body, "event", record="event"))
+        top_level = body.get("markets") if isinstance(body, Mapping) else None
+        if not event.markets and top_level:  # deprecated top-level `markets` (A4.7)
+            markets, errors = parse_list(top_level, parse_market, record="Market")
+            self._record_errors(errors)
+            event = Event(**{**_fields(event), "markets": markets})
+        return event
+
+    async def get_series(self, series_ticker: str) -> Series:
+        body = await self.request_json("GET", f"/series/{_segment(series_ticker)}", auth=False)
+        return parse_series(object_field(body, "series", record="series"))
+
+    async def list_series(
+        self,
+        *,
+        category: str | None = None,
+        tags: Sequence[str] | None = None,
+        include_volume: bool = False,
+    ) -> ParsedPage[Series]:
+        """GET /series (no cursor documented)."""
+        params: dict[str, ParamValue] = {
+            "category": category,
+            "tags": tags,
+            "include_volume": include_volume or None,
+        }
+        body = await self.request_json("GET", "/series", params, auth=False)
+        page = parse_page(body, "series", parse_series, record="Series")
+        self._record_errors(page.errors)
+        return page
+
+    # -- portfolio ---------------------------------------------------------------------
+    async def get_balance(self) -> Balance:
+        """Available balance in DOLLARS (the API's `balance` is cents)."""
+        return parse_balance(await self.request_json("GET", "/portfolio/balance"))
+
+    def _position_params(
+        self,
+        *,
+        limit: int | None,
+        cursor: str | None,
+        ticker: str | None,
+        event_ticker: str | None,
+        count_filter: Sequence[str] | None,
+        settlement_status: str | None,
+    ) -> dict[str, ParamValue]:
+        return {
+            "limit": self._limit("/portfolio/positions", limit),
+            "cursor": cursor,
+            "ticker": ticker,
+            "event_ticker": event_ticker,
+            "count_filter": count_filter,
+            "settlement_status": settlement_status,
+        }
+
+    async def get_positions(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        count_filter: Sequence[str] | None = None,
+        settlement_status: str | None = None,
+    ) -> PositionsPage:
+        """One page of positions: `market_positions` AND `event_positions`."""
+        params = self._position_params(
+            limit=limit, cursor=cursor, ticker=ticker, event_ticker=event_ticker,
+            count_filter=count_filter, settlement_status=settlement_status,
+        )  # fmt: skip
+        page = parse_positions_page(await self.request_json("GET", "/portfolio/positions", params))
+        self._record_errors(page.errors)
+        return page
+
+    def iter_position_pages(
+        self,
+        *,
+        limit: int | None = None,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        count_filter: Sequence[str] | None = None,
+        settlement_status: str | None = None,
+    ) -> AsyncIterator[PositionsPage]:
+        params = self._position_params(
+            limit=limit, cursor=None, ticker=ticker, event_ticker=event_ticker,
+            count_filter=count_filter, settlement_status=settlement_status,
+        )  # fmt: skip
+        return self._pages("/portfolio/positions", params, parse_positions_page, auth=True)
+
+    def _portfolio_params(
+        self,
+        path: str,
+        limit: int | None,
+        cursor: str | None,
+        extra: Mapping[str, ParamValue],
+    ) -> dict[str, ParamValue]:
+        return {"limit": self._limit(path, limit), "cursor": cursor, **extra}
+
+    async def get_fills(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        ticker: str | None = None,
+        order_id: str | None = None,
+        min_ts: Timestamp | None = None,
+        max_ts: Timestamp | None = None,
+    ) -> ParsedPage[Fill]:
+        extra = {"ticker": ticker, "order_id": order_id, "min_ts": min_ts, "max_ts": max_ts}
+        params = self._portfolio_params("/portfolio/fills", limit, cursor, extra)
+        body = await self.request_json("GET", "/portfolio/fills", params)
+        page = parse_page(body, "fills", parse_fill, record="Fill")
+        self._record_errors(page.errors)
+        return page
+
+    def iter_fill_pages(
+        self,
+        *,
+        limit: int | None = None,
+        ticker: str | None = None,
+        order_id: str | None = None,
+        min_ts: Timestamp | None = None,
+        max_ts: Timestamp | None = None,
+    ) -> AsyncIterator[ParsedPage[Fill]]:
+        extra = {"ticker": ticker, "order_id": order_id, "min_ts": min_ts, "max_ts": max_ts}
+        params = self._portfolio_params("/portfolio/fills", limit, None, extra)
+        parse = self._list_parser("fills", parse_fill, "Fill")
+        return self._pages("/portfolio/fills", params, parse, auth=True)
+
+    def iter_fills(self, **filters: Any) -> AsyncIterator[Fill]:
+        return self._items(self.iter_fill_pages(**filters))
+
+    async def get_settlements(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        min_ts: Timestamp | None = None,
+        max_ts: Timestamp | None = None,
+    ) -> ParsedPage[Settlement]:
+        extra = {"ticker": ticker, "event_ticker": event_ticker, "min_ts": min_ts, "max_ts": max_ts}
+        params = self._portfolio_params("/portfolio/settlements", limit, cursor, extra)
+        body = await self.request_json("GET", "/portfolio/settlements", params)
+        page = parse_page(body, "settlements", parse_settlement, record="Settlement")
+        self._record_errors(page.errors)
+        return page
+
+    def iter_settlement_pages(
+        self,
+        *,
+        limit: int | None = None,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        min_ts: Timestamp | None = None,
+        max_ts: Timestamp | None = None,
+    ) -> AsyncIterator[ParsedPage[Settlement]]:
+        extra = {"ticker": ticker, "event_ticker": event_ticker, "min_ts": min_ts, "max_ts": max_ts}
+        params = self._portfolio_params("/portfolio/settlements", limit, None, extra)
+        parse = self._list_parser("settlements", parse_settlement, "Settlement")
+        return self._pages("/portfolio/settlements", params, parse, auth=True)
+
+    def iter_settlements(self, **filters: Any) -> AsyncIterator[Settlement]:
+        return self._items(self.iter_settlement_pages(**filters))
+
+    # -- orders (read only) ------------------------------------------------------------
+    async def get_orders(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        status: str | None = None,
+        min_ts: Timestamp | None = None,
+        max_ts: Timestamp | None = None,
+    ) -> ParsedPage[Order]:
+        extra = {
+            "ticker": ticker, "event_ticker": event_ticker, "status": status,
+            "min_ts": min_ts, "max_ts": max_ts,
+        }  # fmt: skip
+        params = self._portfolio_params("/portfolio/orders", limit, cursor, extra)
+        body = await self.request_json("GET", "/portfolio/orders", params)
+        page = parse_page(body, "orders", parse_order, record="Order")
+        self._record_errors(page.errors)
+        return page
+
+    def iter_orders(
+        self,
+        *,
+        limit: int | None = None,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        status: str | None = None,
+        min_ts: Timestamp | None = None,
+        max_ts: Timestamp | None = None,
+    ) -> AsyncIterator[Order]:
+        extra = {
+            "ticker": ticker, "event_ticker": event_ticker, "status": status,
+            "min_ts": min_ts, "max_ts": max_ts,
+        }  # fmt: skip
+        params = self._portfolio_params("/portfolio/orders", limit, None, extra)
+        parse = self._list_parser("orders", parse_order, "Order")
+        return self._items(self._pages("/portfolio/orders", params, parse, auth=True))
+
+    async def get_order(self, order_id: str) -> Order:
+        body = await self.request_json("GET", f"/portfolio/orders/{_segment(order_id)}")
+        return parse_order(object_field(body, "order", record="order"))
+
+
+def _fields(event: Event) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in Event.__slots__}
+
+
+__all__ = [
+    "BASE_URL_VARIABLE",
+    "MAX_LIMIT",
+    "PUBLIC_BASE_URLS",
+    "ClientState",
+    "ClientStats",
+    "KalshiClient",
+    "RequestSigner",
+    "kalshi_base_url",
+    "translate_response",
+    "translate_transport",
+]
