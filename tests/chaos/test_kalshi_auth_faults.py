@@ -15,14 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from precog.api_connectors.kalshi_auth import AuthConfigError, KalshiSigner, public_key_pem
 from tests.plugins.sandbox import (
     RunningSandbox,
     SandboxFactory,
     new_rsa_key,
     write_private_key,
 )
-
-from precog.api_connectors.kalshi_auth import AuthConfigError, KalshiSigner, public_key_pem
 
 pytestmark = pytest.mark.module("kalshi_auth")
 

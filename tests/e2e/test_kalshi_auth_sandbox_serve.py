@@ -15,10 +15,10 @@ from typing import IO, Any
 
 import httpx
 import pytest
-from tests.plugins.cli_runner import subprocess_env
-from tests.plugins.sandbox import new_rsa_key
 
 from precog.api_connectors.kalshi_auth import KalshiSigner
+from tests.plugins.cli_runner import subprocess_env
+from tests.plugins.sandbox import new_rsa_key
 
 pytestmark = pytest.mark.module("kalshi_auth")
 
@@ -35,6 +35,8 @@ def _lines(stream: IO[str], out: queue.Queue[str]) -> None:
 def served(gate_python: list[str], tmp_path: Path) -> Iterator[tuple[dict[str, Any], Path]]:
     """`precog sandbox serve --json` running; yields (ready line, key dir)."""
     key_dir = tmp_path / "keys"
+    stderr_path = tmp_path / "stderr.txt"
+    stderr = stderr_path.open("w", encoding="utf-8")
     process = subprocess.Popen(
         [
             *gate_python,
@@ -56,7 +58,7 @@ def served(gate_python: list[str], tmp_path: Path) -> Iterator[tuple[dict[str, A
         ],
         env=subprocess_env(),
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
@@ -68,17 +70,23 @@ def served(gate_python: list[str], tmp_path: Path) -> Iterator[tuple[dict[str, A
             ready = json.loads(lines.get(timeout=READY_TIMEOUT))
         except queue.Empty:
             process.kill()
-            _, err = process.communicate(timeout=30)
-            pytest.fail(f"no ready line within {READY_TIMEOUT}s; stderr: {err}")
+            process.wait(timeout=30)
+            pytest.fail(f"no ready line within {READY_TIMEOUT}s; stderr: {stderr_path.read_text()}")
         yield ready, key_dir
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
-        assert process.returncode == 0, err
+        returncode = process.wait(timeout=60)
+        reader.join(timeout=30)
+        assert not reader.is_alive(), "stdout not closed after exit"
+        err = stderr_path.read_text()
+        assert returncode == 0, err
         assert "sandbox exchange stopped" in err
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate(timeout=30)
+            process.wait(timeout=30)
+        reader.join(timeout=30)
+        process.stdout.close()
+        stderr.close()
 
 
 def test_serve_prints_a_working_key_and_env(served: tuple[dict[str, Any], Path]) -> None:

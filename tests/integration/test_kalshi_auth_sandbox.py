@@ -8,12 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.plugins.sandbox import (
-    RunningSandbox,
-    new_ed25519_key,
-    new_rsa_key,
-    write_private_key,
-)
 
 from precog.api_connectors.kalshi_auth import (
     HEADER_KEY,
@@ -23,6 +17,12 @@ from precog.api_connectors.kalshi_auth import (
     sign_message,
 )
 from precog.utils.clock import FakeClock
+from tests.plugins.sandbox import (
+    RunningSandbox,
+    new_ed25519_key,
+    new_rsa_key,
+    write_private_key,
+)
 
 pytestmark = pytest.mark.module("kalshi_auth")
 

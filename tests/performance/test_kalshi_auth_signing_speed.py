@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from tests.plugins.sandbox import new_rsa_key
 
 from precog.api_connectors.kalshi_auth import (
     HEADER_SIGNATURE,
@@ -24,6 +23,7 @@ from precog.api_connectors.kalshi_auth import (
     verify_signature,
 )
 from precog.sandbox.server import SandboxServer
+from tests.plugins.sandbox import new_rsa_key
 
 pytestmark = pytest.mark.module("kalshi_auth")
 

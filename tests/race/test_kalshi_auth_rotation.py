@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from tests.plugins.sandbox import RunningSandbox, new_rsa_key
 
 from precog.api_connectors.kalshi_auth import (
     HEADER_KEY,
@@ -25,6 +24,7 @@ from precog.api_connectors.kalshi_auth import (
     presign_message,
     verify_signature,
 )
+from tests.plugins.sandbox import RunningSandbox, new_rsa_key
 
 pytestmark = pytest.mark.module("kalshi_auth")
 

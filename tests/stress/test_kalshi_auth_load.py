@@ -10,7 +10,6 @@ import threading
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from tests.plugins.sandbox import RunningSandbox, SandboxFactory, new_rsa_key
 
 from precog.api_connectors.kalshi_auth import (
     HEADER_SIGNATURE,
@@ -19,6 +18,7 @@ from precog.api_connectors.kalshi_auth import (
     presign_message,
     verify_signature,
 )
+from tests.plugins.sandbox import RunningSandbox, SandboxFactory, new_rsa_key
 
 pytestmark = pytest.mark.module("kalshi_auth")
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from tests.plugins.sandbox import write_private_key
 
 from precog.api_connectors.kalshi_auth import (
     HEADER_KEY,
@@ -31,6 +30,7 @@ from precog.api_connectors.kalshi_auth import (
 )
 from precog.errors import ConfigError
 from precog.utils.clock import FakeClock
+from tests.plugins.sandbox import write_private_key
 
 pytestmark = pytest.mark.module("kalshi_auth")
 
