@@ -335,6 +335,10 @@ class Database:
                 raise
             raise translated from exc
 
+    def stats(self) -> dict[str, int]:
+        """Pool counters (psycopg_pool names: pool_size, pool_available, requests_waiting...)."""
+        return dict(self._pool.get_stats())
+
     async def health(self) -> Health:
         """Round-trip a query through the pool; report latency, version and pool occupancy."""
         stats = self._pool.get_stats()
