@@ -307,7 +307,9 @@ class SafeRotatingFileHandler(logging.Handler):
     `max_bytes`, `path` becomes `path.1` (`path.1` -> `path.2`, ... up to `backup_count`)
     and a new `path` is opened; with `backup_count == 0` the file is never rotated. A path
     that is not a regular file (a device, a symlink to one) is reopened instead of renamed.
-    Each line is written with one unbuffered `write` so lines are never interleaved.
+    Every file stays within `max_bytes` unless a single line is longer than that. Each
+    line is written with one unbuffered `write`, under the handler's lock, so lines are
+    never interleaved or buffered in the process.
 
     Any `OSError` while opening, writing or rotating (no permission, ENOSPC, ...) disables
     the handler: `on_failure(message)` is called once and later records are dropped
@@ -334,10 +336,6 @@ class SafeRotatingFileHandler(logging.Handler):
         self._successor: logging.Handler | None = None
         self._retired = False
         self._open()  # an unusable path fails here, at configuration time
-
-    @property
-    def failed(self) -> bool:
-        return self._failed
 
     def _open(self) -> None:
         self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
