@@ -139,6 +139,13 @@ def test_wrong_passphrase_is_one_line_error(tmp_path: Path, rsa_key: rsa.RSAPriv
     assert "wrong passphrase" in _one_line_error(path, b"other")
 
 
+def test_passphrase_for_a_plain_key_is_one_line_error(
+    tmp_path: Path, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    path = write_private_key(rsa_key, tmp_path / "plain.pem")
+    assert "is not encrypted but a passphrase was given" in _one_line_error(path, b"x")
+
+
 def test_unsupported_key_type_is_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "ec.pem"
     path.write_bytes(
