@@ -13,5 +13,6 @@ pytest_plugins = [
     "tests.plugins.database",
     "tests.plugins.sandbox",
     "tests.plugins.logging_state",
+    "tests.plugins.kalshi_target",
     "pytester",
 ]
