@@ -82,8 +82,8 @@ def pipelines(tmp_path: Path) -> Iterator[dict[str, tuple[logging.Logger, Any]]]
 def test_masking_costs_at_most_a_few_times_plain_logging(
     compare_speed: Any, pipelines: dict[str, tuple[logging.Logger, Any]], tmp_path: Path
 ) -> None:
-    # measured on the 2-core dev machine: ~60 us per pair of lines without masking,
-    # ~85 us with it (speedup ~0.7); 0.3 leaves room for a loaded machine.
+    # measured on the 2-core dev machine: ~75 us per pair of lines without masking,
+    # ~95 us with it (speedup 0.74-0.85); 0.3 leaves room for a loaded machine.
     def log_with(kind: str) -> Any:
         stdlib_logger, ours = pipelines[kind]
 
@@ -109,8 +109,8 @@ def test_masking_costs_at_most_a_few_times_plain_logging(
 
 
 def test_masking_an_event_costs_about_as_much_as_serialising_it(compare_speed: Any) -> None:
-    # measured on the 2-core dev machine: json.dumps ~8 us, mask_value ~17 us (speedup
-    # ~0.45); 0.2 (masking at most 5x a serialisation) holds on a loaded machine.
+    # measured on the 2-core dev machine: json.dumps ~3.9 us, mask_value ~8.2 us (speedup
+    # ~0.47); 0.2 (masking at most 5x a serialisation) holds on a loaded machine.
     event = {"event": MESSAGE % "limit=1000", **FIELDS}
     result = compare_speed(
         baseline=lambda: json.dumps(event, default=json_default),
