@@ -77,6 +77,7 @@ from precog.api_connectors.rate_limiter import (
     AccountLimiter,
     LimiterRegistry,
     Tier,
+    TierLimits,
     default_registry,
 )
 from precog.config.environment import KalshiMode
@@ -279,7 +280,7 @@ class KalshiClient:
         signer: RequestSigner | None = None,
         limiter: AccountLimiter | None = None,
         registry: LimiterRegistry | None = None,
-        tier: Tier = Tier.BASIC,
+        tier: Tier | TierLimits = Tier.BASIC,
         retry_policy: RetryPolicy | None = None,
         clock: Clock | None = None,
         timeout: float = 10.0,
