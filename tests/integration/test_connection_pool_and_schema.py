@@ -7,13 +7,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tests.plugins.database import FreshDatabase
 
 from precog.config.environment import Environment
 from precog.database import migrate
 from precog.database.connection import Database, PoolSettings, apply_sql_file
 from precog.database.errors import DatabaseAuthError, DatabaseUnavailableError
 from precog.errors import EnvironmentSafetyError
+from tests.plugins.database import FreshDatabase
 
 pytestmark = pytest.mark.module("connection")
 

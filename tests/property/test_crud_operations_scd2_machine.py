@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from tests.plugins.database import truncate_all
 
 from precog.config.environment import Environment
 from precog.database import crud_operations as crud
 from precog.database.connection import Database, PoolSettings
 from precog.database.records import MarketSnapshot
 from precog.database.scd2 import UpsertResult
+from tests.plugins.database import truncate_all
 
 pytestmark = pytest.mark.module("crud_operations")
 

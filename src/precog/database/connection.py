@@ -51,6 +51,7 @@ from precog.database.errors import (
 )
 from precog.errors import ConfigError, PrecogError
 
+RECONNECT_GIVE_UP_SECONDS = 2.0
 _RESET_SESSION = (
     b"CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
     b"SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES"
@@ -232,7 +233,9 @@ class Database:
             check=AsyncConnectionPool.check_connection,
             reset=self._reset,
             name=name,
-            reconnect_timeout=max(30.0, self.settings.timeout),
+            # Give up a failed reconnect quickly: the next borrower then triggers a fresh,
+            # immediate attempt instead of waiting out an ever longer backoff after an outage.
+            reconnect_timeout=RECONNECT_GIVE_UP_SECONDS,
         )
 
     @classmethod
@@ -322,6 +325,12 @@ class Database:
             # Either every connection is busy, or the server is gone and none can be made:
             # a direct probe tells the two apart (and names the real cause).
             await self._probe()
+            if self.stats().get("pool_size", 0) < self.settings.max_size:
+                # Not full: the server just came back and the pool is still reconnecting.
+                raise DatabaseUnavailableError(
+                    f"database at {self.description} is reachable again but the pool has not "
+                    f"reconnected within {self.settings.timeout}s; retry the operation"
+                ) from exc
             raise PoolExhaustedError(
                 f"database pool exhausted: all {self.settings.max_size} connections to "
                 f"{self.description} stayed busy for {self.settings.timeout}s; raise "
