@@ -13,11 +13,11 @@ from precog.config.config_loader import (
     ConfigLoader,
     InvalidConfigError,
     build_settings,
-    mask_secrets,
 )
 from precog.config.environment import KalshiMode
 from precog.config.yaml_loader import dump_yaml, parse_yaml
 from precog.errors import ConfigError
+from precog.utils.masking import mask_value
 
 pytestmark = pytest.mark.module("config_loader")
 
@@ -324,7 +324,7 @@ def test_as_dict_views() -> None:
         loader.as_dict("tradin")
 
 
-def test_mask_secrets_by_key_name_only() -> None:
+def test_config_view_masks_secrets_by_key_name_only() -> None:
     data = {
         "api_key": "k",
         "Password": "p",
@@ -334,7 +334,7 @@ def test_mask_secrets_by_key_name_only() -> None:
         "keyfile_path": "/k.pem",
         "token_bucket": "basic",
     }
-    assert mask_secrets(data) == {
+    assert mask_value(data) == {
         "api_key": "***",
         "Password": "***",
         "nested": [{"private_key": "***", "db_password": "***", "auth_token": "***"}],

@@ -41,11 +41,10 @@ from pydantic_core import ErrorDetails
 from precog.config.schemas import SECTIONS, Settings
 from precog.config.yaml_loader import parse_yaml
 from precog.errors import ConfigError
+from precog.utils.masking import mask_value
 
 DEFAULTS_DIR = Path(__file__).with_name("defaults")
 ENV_PREFIX = "PRECOG__"
-SECRET_KEYS = frozenset({"password", "secret", "token", "api_key", "private_key"})
-MASK = "***"
 
 KeyPath = tuple[str | int, ...]
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -330,23 +329,6 @@ def build_settings(config_dir: Path | None, environ: Mapping[str, str]) -> Setti
     return build.settings()
 
 
-def mask_secrets(data: Any) -> Any:
-    """A copy of plain data with the values of secret-looking keys replaced by ***."""
-    if isinstance(data, dict):
-        return {
-            key: MASK if _is_secret(key) and value not in (None, "") else mask_secrets(value)
-            for key, value in data.items()
-        }
-    if isinstance(data, list | tuple):
-        return [mask_secrets(item) for item in data]
-    return data
-
-
-def _is_secret(key: object) -> bool:
-    name = str(key).lower()
-    return any(name == secret or name.endswith(f"_{secret}") for secret in SECRET_KEYS)
-
-
 class ConfigLoader:
     """Holds the current `Settings` snapshot; `reload()` replaces it atomically.
 
@@ -400,7 +382,7 @@ class ConfigLoader:
                     f"unknown configuration file {file!r}; use one of {', '.join(SECTIONS)}"
                 )
             data = data[file]
-        masked: dict[str, Any] = mask_secrets(data)
+        masked: dict[str, Any] = mask_value(data)
         return masked
 
     def _build(self) -> Settings:
