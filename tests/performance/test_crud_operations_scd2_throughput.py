@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from psycopg import AsyncConnection
+from benchmarks.scd2_throughput import naive_upsert
 
 from precog.database import crud_operations as crud
 from precog.database.connection import Database
@@ -36,30 +36,6 @@ def _snapshots(prefix: str, step: int) -> list[MarketSnapshot]:
         )
         for i in range(ROWS)
     ]
-
-
-async def naive_upsert(conn: AsyncConnection[object], snaps: list[MarketSnapshot]) -> None:
-    """The reference path: per row, SELECT the current version, UPDATE it, INSERT the new one."""
-    async with conn.transaction():
-        for s in snaps:
-            cur = await conn.execute(
-                "SELECT id, market_id, event_id, yes_bid FROM markets "
-                "WHERE ticker = %s AND row_current_ind",
-                (s.ticker,),
-            )
-            row = await cur.fetchone()
-            assert row is not None
-            if row[3] == s.yes_bid:
-                continue
-            await conn.execute(
-                "UPDATE markets SET row_end_ts = %s, row_current_ind = FALSE WHERE id = %s",
-                (s.observed_at, row[0]),
-            )
-            await conn.execute(
-                "INSERT INTO markets (market_id, ticker, event_id, status, yes_bid, yes_ask, "
-                "row_start_ts) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (row[1], s.ticker, row[2], s.status, s.yes_bid, s.yes_ask, s.observed_at),
-            )
 
 
 async def test_batched_scd2_vs_naive_and_copy(db_pool: Database, compare_speed) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,1 @@
+"""Precog's performance suite: `python -m benchmarks` runs every benchmark module."""
