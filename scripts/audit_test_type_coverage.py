@@ -76,27 +76,7 @@ def audit(directory: Path, today: dt.date | None = None) -> Audit:
     if not records:
         result.problems.append(f"no test records in {directory}: did the tests run?")
     for record in records:
-        nodeid, outcome, test_type = record["nodeid"], record["outcome"], record["type"]
-        result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
-        if test_type not in TEST_TYPES:
-            result.problems.append(f"{nodeid}: outside the eight type directories")
-            continue
-        if outcome in {"failed", "error"}:
-            result.problems.append(f"{nodeid}: {outcome}")
-        elif outcome in {"skipped", "xfailed", "xpassed"}:
-            problem = approval_problem(nodeid, approvals, today)
-            if problem is not None:
-                result.problems.append(f"{nodeid}: {outcome}, {problem}")
-        executed = set(record.get("executed_modules", []))
-        for name in record["modules"]:
-            if name not in modules:
-                result.problems.append(f"{nodeid}: declares unregistered module {name!r}")
-            elif outcome == "passed" and name not in executed:
-                result.problems.append(
-                    f"{nodeid}: declares module {name!r} but did not execute its code"
-                )
-            elif outcome == "passed":
-                result.matrix[name][test_type] += 1
+        _check_record(result, record, approvals, today)
     for name, spec in modules.items():
         if not spec.source_exists:
             continue
@@ -106,6 +86,32 @@ def audit(directory: Path, today: dt.date | None = None) -> Audit:
                     f"module {name}: no passing {test_type} test that declares and executes it"
                 )
     return result
+
+
+def _check_record(
+    result: Audit, record: dict[str, Any], approvals: dict[str, Any], today: dt.date | None
+) -> None:
+    nodeid, outcome, test_type = record["nodeid"], record["outcome"], record["type"]
+    result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+    if test_type not in TEST_TYPES:
+        result.problems.append(f"{nodeid}: outside the eight type directories")
+        return
+    if outcome in {"failed", "error"}:
+        result.problems.append(f"{nodeid}: {outcome}")
+    elif outcome in {"skipped", "xfailed", "xpassed"}:
+        problem = approval_problem(nodeid, approvals, today)
+        if problem is not None:
+            result.problems.append(f"{nodeid}: {outcome}, {problem}")
+    executed = set(record.get("executed_modules", []))
+    for name in record["modules"]:
+        if name not in result.modules:
+            result.problems.append(f"{nodeid}: declares unregistered module {name!r}")
+        elif outcome == "passed" and name not in executed:
+            result.problems.append(
+                f"{nodeid}: declares module {name!r} but did not execute its code"
+            )
+        elif outcome == "passed":
+            result.matrix[name][test_type] += 1
 
 
 def render_matrix(result: Audit) -> str:

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.plugins.waiting import eventually
 
 from precog.config.config_loader import ConfigLoader
 from precog.config.schemas import Settings
 from precog.errors import ConfigError
+from tests.plugins.waiting import eventually
 
 pytestmark = pytest.mark.module("config_loader")
 

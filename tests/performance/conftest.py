@@ -31,7 +31,7 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -264,5 +264,5 @@ class SpeedComparer:
 
 
 @pytest.fixture
-def compare_speed(request: pytest.FixtureRequest) -> Iterator[SpeedComparer]:
-    yield SpeedComparer(request)
+def compare_speed(request: pytest.FixtureRequest) -> SpeedComparer:
+    return SpeedComparer(request)

@@ -14,7 +14,6 @@ import pytest
 
 from tests.plugins.registry import TEST_TYPES, load_modules
 
-
 _TYPE_MEANINGS = {
     "unit": "one unit's logic; no network, no database, no sleeping",
     "property": "invariants over generated inputs (Hypothesis)",
@@ -29,7 +28,9 @@ _TYPE_MEANINGS = {
 
 def pytest_configure(config: pytest.Config) -> None:
     for name in TEST_TYPES:
-        config.addinivalue_line("markers", f"{name}: {_TYPE_MEANINGS[name]} (set from the directory)")
+        config.addinivalue_line(
+            "markers", f"{name}: {_TYPE_MEANINGS[name]} (set from the directory)"
+        )
     config.addinivalue_line(
         "markers", "module(*names): registered module(s) of tests/modules.toml this test proves"
     )
@@ -80,9 +81,7 @@ def pytest_collection_modifyitems(
             + ", ".join(outside)
         )
     if unknown:
-        problems.append(
-            "unknown modules (not in tests/modules.toml): " + "; ".join(unknown)
-        )
+        problems.append("unknown modules (not in tests/modules.toml): " + "; ".join(unknown))
     if problems:
         raise pytest.UsageError("\n".join(problems))
 

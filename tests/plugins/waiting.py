@@ -14,7 +14,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-class WaitTimeout(AssertionError):
+class WaitTimeoutError(AssertionError):
     """The awaited condition did not become true in time (fails the test)."""
 
 
@@ -28,7 +28,7 @@ def eventually(
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"condition not met within {timeout}s: {what or condition!r}")
+            raise WaitTimeoutError(f"condition not met within {timeout}s: {what or condition!r}")
         time.sleep(interval)
 
 
@@ -48,5 +48,5 @@ async def eventually_async(
         if value:
             return value  # type: ignore[return-value]
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"condition not met within {timeout}s: {what or condition!r}")
+            raise WaitTimeoutError(f"condition not met within {timeout}s: {what or condition!r}")
         await asyncio.sleep(interval)
