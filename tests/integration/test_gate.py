@@ -78,9 +78,18 @@ class GateProject:
 
     def run_audit(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "scripts/audit_test_type_coverage.py", "--strict",
-             "--records", str(self.records)],
-            cwd=self.root, capture_output=True, text=True, timeout=60, check=False,
+            [
+                sys.executable,
+                "scripts/audit_test_type_coverage.py",
+                "--strict",
+                "--records",
+                str(self.records),
+            ],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
 
 
