@@ -67,6 +67,9 @@ def _register_commands() -> None:
     from precog.cli import sandbox_commands
 
     sandbox_commands.register(app)
+    from precog.cli import fetch_commands
+
+    fetch_commands.register(app)
 
 
 _register_commands()
