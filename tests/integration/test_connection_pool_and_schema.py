@@ -11,7 +11,13 @@ import pytest
 from precog.config.environment import Environment
 from precog.database import migrate
 from precog.database.connection import Database, PoolSettings, apply_sql_file
-from precog.database.errors import DatabaseAuthError, DatabaseUnavailableError
+from precog.database.errors import (
+    CheckViolationError,
+    DatabaseAuthError,
+    DatabaseUnavailableError,
+    NotNullViolationError,
+    UniqueViolationError,
+)
 from precog.errors import EnvironmentSafetyError
 from tests.plugins.database import FreshDatabase
 
@@ -95,70 +101,85 @@ async def test_failed_transaction_does_not_poison_the_next_user(db_pool: Databas
         assert await cur.fetchone() == (42,)
 
 
-def _catalogue(url: str) -> list[tuple[object, ...]]:
-    with psycopg.connect(url) as conn:
-        columns = conn.execute(
+async def _catalogue(url: str) -> list[tuple[object, ...]]:
+    db = _db(url)
+    await db.start()
+    rows: list[tuple[object, ...]] = []
+    async with db, db.connection() as conn:
+        for query in (
             "SELECT table_name, column_name, data_type, is_nullable, numeric_precision, "
             "numeric_scale FROM information_schema.columns WHERE table_schema = 'public' "
-            "ORDER BY 1, 2"
-        ).fetchall()
-        constraints = conn.execute(
+            "ORDER BY 1, 2",
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM "
-            "pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2"
-        ).fetchall()
-        indexes = conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
-        ).fetchall()
-        seeds = conn.execute("SELECT code FROM platforms ORDER BY code").fetchall()
-    return [*columns, *constraints, *indexes, *seeds]
+            "pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2",
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
+            "SELECT tgname, tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal "
+            "ORDER BY 1",
+            "SELECT code FROM platforms ORDER BY code",
+        ):
+            cur = await conn.execute(query)
+            rows.extend(await cur.fetchall())
+    return rows
 
 
-def test_upgrade_downgrade_upgrade_gives_the_same_catalogue(fresh_database: FreshDatabase) -> None:
+async def test_upgrade_downgrade_upgrade_gives_the_same_catalogue(
+    fresh_database: FreshDatabase,
+) -> None:
     url = fresh_database()
     assert migrate.status(url).current is None
     migrate.upgrade(url)
-    first = _catalogue(url)
+    first = await _catalogue(url)
+    assert len(first) > 200
     migrate.upgrade(url)  # idempotent
-    assert _catalogue(url) == first
+    assert await _catalogue(url) == first
     migrate.downgrade(url, "base")
     after_down = migrate.status(url)
     assert after_down.current is None
     assert after_down.table_counts == {}
     migrate.upgrade(url)
-    assert _catalogue(url) == first
+    assert await _catalogue(url) == first
     assert migrate.status(url).up_to_date
 
 
-def test_scd_type2_columns_exist(db_url: str) -> None:
-    with psycopg.connect(db_url) as conn:
-        for table in SCD2_TABLES:
-            columns = dict(
-                conn.execute(
-                    "SELECT column_name, is_nullable FROM information_schema.columns "
-                    "WHERE table_name = %s",
-                    (table,),
-                ).fetchall()
-            )
-            assert columns.get("row_start_ts") == "NO", table
-            assert columns.get("row_end_ts") == "YES", table
-            assert columns.get("row_current_ind") == "NO", table
-            indexes = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT indexdef FROM pg_indexes WHERE tablename = %s", (table,)
-                ).fetchall()
-            ]
-            assert any("UNIQUE" in d and "WHERE row_current_ind" in d for d in indexes), table
-            exclusion = conn.execute(
-                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid = %s::regclass AND contype = 'x'",
+async def _rows(
+    db: Database, query: str, params: tuple[object, ...] = ()
+) -> list[tuple[object, ...]]:
+    async with db.connection() as conn:
+        cur = await conn.execute(query, params)
+        return await cur.fetchall()
+
+
+async def test_scd_type2_columns_exist(db_pool: Database) -> None:
+    for table in SCD2_TABLES:
+        columns = dict(
+            await _rows(
+                db_pool,
+                "SELECT column_name, is_nullable FROM information_schema.columns "
+                "WHERE table_name = %s",
                 (table,),
-            ).fetchone()
-            assert exclusion is not None
-            assert "tstzrange(row_start_ts, row_end_ts" in exclusion[0]
+            )
+        )
+        assert columns.get("row_start_ts") == "NO", table
+        assert columns.get("row_end_ts") == "YES", table
+        assert columns.get("row_current_ind") == "NO", table
+        indexes = [
+            str(r[0])
+            for r in await _rows(
+                db_pool, "SELECT indexdef FROM pg_indexes WHERE tablename = %s", (table,)
+            )
+        ]
+        assert any("UNIQUE" in d and "WHERE row_current_ind" in d for d in indexes), table
+        exclusion = await _rows(
+            db_pool,
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'x'",
+            (table,),
+        )
+        assert len(exclusion) == 1, table
+        assert "tstzrange(row_start_ts, row_end_ts" in str(exclusion[0][0])
 
 
-def test_not_null_constraint_on_required_fields(db_url: str) -> None:
+async def test_not_null_constraint_on_required_fields(db_pool: Database) -> None:
     required = {
         "markets": ["ticker", "status", "event_id", "row_start_ts"],
         "fills": ["venue_fill_id", "ticker", "count", "yes_price", "created_time"],
@@ -167,62 +188,66 @@ def test_not_null_constraint_on_required_fields(db_url: str) -> None:
         "game_states": ["league", "espn_event_id", "status"],
         "teams": ["league", "espn_team_id", "display_name"],
     }
-    with psycopg.connect(db_url) as conn:
-        for table, columns in required.items():
-            for column in columns:
-                row = conn.execute(
-                    "SELECT is_nullable FROM information_schema.columns "
-                    "WHERE table_name = %s AND column_name = %s",
-                    (table, column),
-                ).fetchone()
-                assert row == ("NO",), f"{table}.{column}"
-        with pytest.raises(psycopg.errors.NotNullViolation), conn.transaction():
-            conn.execute("INSERT INTO markets_keys (ticker) VALUES (NULL)")
-
-
-def test_price_and_status_checks_accept_exactly_the_venue_vocabulary(db_url: str) -> None:
-    with psycopg.connect(db_url) as conn:
-        definition = conn.execute(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conname = 'ck_markets_status'"
-        ).fetchone()
-        assert definition is not None
-        for status in ("initialized", "inactive", "active", "closed", "determined",
-                       "disputed", "amended", "finalized"):  # fmt: skip
-            assert f"'{status}'" in definition[0]
-        assert "'open'" not in definition[0]
-        assert "'settled'" not in definition[0]
-
-
-def test_model_config_is_immutable(db_url: str) -> None:
-    with psycopg.connect(db_url) as conn:
-        conn.execute(
-            "INSERT INTO probability_models (name, version, model_class_id, config) "
-            "SELECT 'elo_nfl', '1.0', model_class_id, '{\"k\": 20}' FROM model_classes "
-            "WHERE code = 'elo'"
-        )
-        conn.commit()
-        conn.execute("UPDATE probability_models SET status = 'testing'")  # allowed
-        conn.commit()
-        with pytest.raises(psycopg.errors.CheckViolation, match="config is immutable"):
-            conn.execute("UPDATE probability_models SET config = '{\"k\": 30}'")
-        conn.rollback()
-        with pytest.raises(psycopg.errors.UniqueViolation):
-            conn.execute(
-                "INSERT INTO probability_models (name, version, model_class_id, config) "
-                "SELECT 'elo_nfl', '1.0', model_class_id, '{}' FROM model_classes LIMIT 1"
+    for table, columns in required.items():
+        for column in columns:
+            row = await _rows(
+                db_pool,
+                "SELECT is_nullable FROM information_schema.columns "
+                "WHERE table_name = %s AND column_name = %s",
+                (table, column),
             )
+            assert row == [("NO",)], f"{table}.{column}"
+    with pytest.raises(NotNullViolationError) as caught:
+        async with db_pool.connection() as conn:
+            await conn.execute("INSERT INTO markets_keys (ticker) VALUES (NULL)")
+    assert (caught.value.table, caught.value.column) == ("markets_keys", "ticker")
 
 
-def test_seed_file_is_applied_only_from_its_directory(db_url: str, tmp_path: Path) -> None:
+async def test_price_and_status_checks_accept_exactly_the_venue_vocabulary(
+    db_pool: Database,
+) -> None:
+    definition = await _rows(
+        db_pool,
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'ck_markets_status'",
+    )
+    text = str(definition[0][0])
+    for status in ("initialized", "inactive", "active", "closed", "determined",
+                   "disputed", "amended", "finalized"):  # fmt: skip
+        assert f"'{status}'" in text
+    assert "'open'" not in text
+    assert "'settled'" not in text
+
+
+async def test_model_config_is_immutable(db_pool: Database) -> None:
+    insert = (
+        "INSERT INTO probability_models (name, version, model_class_id, config) "
+        "SELECT 'elo_nfl', '1.0', model_class_id, '{\"k\": 20}' FROM model_classes "
+        "WHERE code = 'elo'"
+    )
+    async with db_pool.connection() as conn:
+        await conn.execute(insert)
+        await conn.execute("UPDATE probability_models SET status = 'testing'")  # allowed
+    with pytest.raises(CheckViolationError) as immutable:
+        async with db_pool.connection() as conn:
+            await conn.execute("UPDATE probability_models SET config = '{\"k\": 30}'")
+    assert (immutable.value.table, immutable.value.column) == ("probability_models", "config")
+    with pytest.raises(UniqueViolationError):
+        async with db_pool.connection() as conn:
+            await conn.execute(insert)
+    rows = await _rows(db_pool, "SELECT config->>'k', status FROM probability_models")
+    assert rows == [("20", "testing")]
+
+
+async def test_seed_file_is_applied_only_from_its_directory(
+    db_pool: Database, db_url: str, tmp_path: Path
+) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "health.sql").write_text(
         "INSERT INTO system_health (component, status) VALUES ('seeded', 'ok');"
     )
     apply_sql_file(db_url, seeds, Path("health.sql"))
-    with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT component FROM system_health").fetchall() == [("seeded",)]
+    assert await _rows(db_pool, "SELECT component FROM system_health") == [("seeded",)]
 
 
 async def test_concurrent_users_share_a_small_pool(db_url: str) -> None:
