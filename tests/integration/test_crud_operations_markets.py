@@ -12,6 +12,7 @@ from precog.database.connection import Database
 from precog.database.errors import (
     CheckViolationError,
     ForeignKeyViolationError,
+    InvalidValueError,
     NotNullViolationError,
 )
 from precog.database.records import (
@@ -124,6 +125,13 @@ async def test_check_violations_name_the_column(db_pool: Database) -> None:
             await crud.upsert_markets(conn, [snap("A", "0.5", status="open")])
     assert (price.value.table, price.value.column) == ("markets", "yes_bid")
     assert (status.value.table, status.value.column) == ("markets", "status")
+
+
+async def test_value_too_wide_for_its_column_is_typed(db_pool: Database) -> None:
+    async with db_pool.connection() as conn:
+        with pytest.raises(InvalidValueError, match="numeric field overflow"):
+            await crud.upsert_balances(conn, [BalanceSnapshot(Decimal("1e20"), T0)])
+        assert await crud.get_current_balance(conn) is None
 
 
 async def test_fk_violation_names_the_column(db_pool: Database) -> None:

@@ -44,6 +44,7 @@ from precog.database.errors import (
     DatabaseUnavailableError,
     ExclusionViolationError,
     ForeignKeyViolationError,
+    InvalidValueError,
     NotNullViolationError,
     PathOutsideAllowedDirError,
     PoolExhaustedError,
@@ -161,6 +162,14 @@ def translate_error(exc: BaseException, target: str) -> PrecogError | None:
             column=column,
             constraint=diag.constraint_name,
             detail=_violation_detail(diag.message_detail, _first_line(exc)),
+        )
+    if isinstance(exc, psycopg.errors.DataError):
+        diag = exc.diag
+        return InvalidValueError(
+            table=diag.table_name,
+            column=diag.column_name,
+            constraint=None,
+            detail=_first_line(exc),
         )
     if isinstance(exc, psycopg.OperationalError):
         if exc.sqlstate in _AUTH_SQLSTATES or _AUTH_FAILURE.search(str(exc)):

@@ -6,7 +6,7 @@
     ├── PoolExhaustedError         every pooled connection stayed busy for the pool timeout
     ├── ConstraintViolationError   a row broke NOT NULL / FK / CHECK / UNIQUE (names table, column)
     │   ├── NotNullViolationError, ForeignKeyViolationError, CheckViolationError,
-    │   └── UniqueViolationError, ExclusionViolationError
+    │   └── UniqueViolationError, ExclusionViolationError, InvalidValueError
     └── MigrationError             Alembic could not bring the schema to the requested revision
     ConfigError (exit 2)
     ├── DatabaseAuthError          the server refused the credentials
@@ -82,3 +82,9 @@ class UniqueViolationError(ConstraintViolationError):
 
 class ExclusionViolationError(ConstraintViolationError):
     kind = "exclusion"
+
+
+class InvalidValueError(ConstraintViolationError):
+    """A value does not fit its column type (e.g. a price with too many digits)."""
+
+    kind = "invalid value"
