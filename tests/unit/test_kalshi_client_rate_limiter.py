@@ -1,12 +1,15 @@
-"""rate_limiter (part of kalshi_client) and the retry policy it works with, on a fake clock."""
+"""rate_limiter (part of kalshi_client) and the client's retry/backoff, on a fake clock."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 
+import httpx
 import pytest
 
+from precog.api_connectors.errors import ServerError
+from precog.api_connectors.kalshi_client import KalshiClient
 from precog.api_connectors.rate_limiter import (
     TIERS,
     AccountLimiter,
@@ -16,16 +19,23 @@ from precog.api_connectors.rate_limiter import (
     TokenBucket,
 )
 from precog.utils.clock import FakeClock
-from precog.utils.retry import RetryPolicy, parse_retry_after, retry_async
+from precog.utils.retry import RetryPolicy
 
 pytestmark = pytest.mark.module("kalshi_client")
 
 
-def test_basic_tier_is_20_reads_and_10_writes_per_second() -> None:
-    basic = TIERS[Tier.BASIC]
-    assert basic.read.refill_rate / 10 == 20
-    assert basic.write.refill_rate / 10 == 10
-    assert basic.read.capacity == 400  # 2 s of budget
+async def test_basic_tier_is_20_reads_and_10_writes_per_second() -> None:
+    clock = FakeClock()
+    limiter = AccountLimiter(clock=clock)  # Basic is the default tier
+    assert limiter.limits == TIERS[Tier.BASIC]
+    start = clock.monotonic()
+    for _ in range(40 + 20):  # a 2 s burst, then one second at the refill rate
+        await limiter.acquire_read()
+    assert clock.monotonic() - start == pytest.approx(1.0)
+    start = clock.monotonic()
+    for _ in range(10 + 10):  # a 1 s write bucket, then one second at 10 writes/s
+        await limiter.acquire_write()
+    assert clock.monotonic() - start == pytest.approx(1.0)
     assert TIERS[Tier.PRESTIGE].write.refill_rate == 8000
 
 
@@ -78,54 +88,53 @@ def test_registry_gives_one_limiter_per_account() -> None:
     assert registry.for_account("a") is not registry.for_account("b")
 
 
-def test_backoff_grows_is_capped_and_jittered() -> None:
-    policy = RetryPolicy(base_delay=1.0, max_delay=8.0, rng=random.Random(7))
-    delays = [policy.delay(n) for n in range(8)]
-    for n, delay in enumerate(delays):
+def backoff_client(
+    responses: list[httpx.Response], policy: RetryPolicy
+) -> tuple[KalshiClient, FakeClock]:
+    clock = FakeClock()
+    replies = iter(responses)
+    client = KalshiClient(
+        "http://x.test/trade-api/v2",
+        limiter=AccountLimiter(Tier.PRESTIGE, clock=clock),
+        retry_policy=policy,
+        clock=clock,
+        transport=httpx.MockTransport(lambda _r: next(replies)),
+    )
+    return client, clock
+
+
+async def test_client_backoff_grows_is_capped_and_jittered() -> None:
+    policy = RetryPolicy(max_retries=7, base_delay=1.0, max_delay=8.0, rng=random.Random(7))
+    client, clock = backoff_client([httpx.Response(503)] * 8, policy)
+    async with client:
+        with pytest.raises(ServerError) as caught:
+            await client.get_exchange_status()
+    assert caught.value.attempts == 8
+    assert len(clock.sleeps) == 7
+    for n, delay in enumerate(clock.sleeps):
         ceiling = min(8.0, 2.0**n)
         assert ceiling / 2 <= delay <= ceiling
-    assert max(delays) <= 8.0
-    assert policy.delay(0, retry_after=30.0) == 30.0
-    assert policy.delay(0, retry_after=999.0) == 60.0  # capped by max_retry_after
+    assert len(set(clock.sleeps)) == 7  # jittered, not lockstep
 
 
-def test_retry_after_header_parsing() -> None:
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after(" 1.5 ") == 1.5
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
-    assert parse_retry_after("-1") is None
-    assert parse_retry_after("nan") is None
-
-
-async def test_retry_async_counts_and_reraises_last_error() -> None:
-    clock = FakeClock()
-    attempts = 0
-
-    async def always_fails() -> None:
-        nonlocal attempts
-        attempts += 1
-        raise ConnectionError(f"attempt {attempts}")
-
-    with pytest.raises(ConnectionError, match="attempt 4"):
-        await retry_async(
-            always_fails,
-            policy=RetryPolicy(max_retries=3, rng=random.Random(0)),
-            is_retryable=lambda exc: isinstance(exc, ConnectionError),
-            sleep=clock.sleep,
-        )
-    assert attempts == 4
-    assert len(clock.sleeps) == 3
-
-
-async def test_retry_async_does_not_retry_non_retryable() -> None:
-    attempts = 0
-
-    async def bad() -> None:
-        nonlocal attempts
-        attempts += 1
-        raise KeyError("x")
-
-    with pytest.raises(KeyError):
-        await retry_async(bad, policy=RetryPolicy(), is_retryable=lambda _e: False)
-    assert attempts == 1
+@pytest.mark.parametrize(
+    ("header", "low", "high"),
+    [
+        ("30", 30.0, 30.0),  # honoured
+        ("999", 60.0, 60.0),  # capped by max_retry_after
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.5, 1.0),  # unusable: plain backoff
+        ("-1", 0.5, 1.0),
+        ("nan", 0.5, 1.0),
+    ],
+)
+async def test_client_honours_retry_after(header: str, low: float, high: float) -> None:
+    policy = RetryPolicy(max_retries=1, base_delay=1.0, rng=random.Random(1))
+    client, clock = backoff_client(
+        [httpx.Response(429, headers={"Retry-After": header}), httpx.Response(200, json={
+            "exchange_active": True, "trading_active": True})],
+        policy,
+    )  # fmt: skip
+    async with client:
+        await client.get_exchange_status()
+    assert len(clock.sleeps) == 1
+    assert low <= clock.sleeps[0] <= high

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -521,3 +522,24 @@ def test_error_bodies_in_every_shape_give_a_message() -> None:
         httpx.Response(400, content=b"<html>oops", request=request), "GET", "/x"
     )
     assert "oops" in str(raw)
+
+
+@pytest.mark.usefixtures("isolated_logging")
+async def test_requests_and_responses_logged_at_debug_with_headers_masked(tmp_path: Path) -> None:
+    from precog.utils.logger import configure_logging
+    from tests.plugins.logging_state import read_json_lines
+
+    configure_logging("DEBUG", log_dir=tmp_path, console=False)
+    client, _, _ = make_client(lambda _r: ok({"balance": 100}))
+    async with client:
+        await client.get_balance()
+    records = read_json_lines(tmp_path)
+    requests = [r for r in records if r.get("event", "").startswith("kalshi request")]
+    responses = [r for r in records if r.get("event", "").startswith("kalshi response")]
+    assert len(requests) == 1
+    assert len(responses) == 1
+    assert requests[0]["path"] == "/trade-api/v2/portfolio/balance"
+    assert requests[0]["headers"]["KALSHI-ACCESS-SIGNATURE"] == "***"
+    assert requests[0]["headers"]["KALSHI-ACCESS-KEY"] == "***"
+    assert responses[0]["status"] == 200
+    assert "sig:GET" not in (tmp_path / "precog.jsonl").read_text()
