@@ -9,7 +9,12 @@ import psycopg
 import pytest
 
 from precog.config.environment import DatabaseTarget, Environment
-from precog.database.connection import resolve_conninfo, resolve_inside, translate_error
+from precog.database.connection import (
+    _column_from_constraint,
+    resolve_conninfo,
+    resolve_inside,
+    translate_error,
+)
 from precog.database.embedded import EmbeddedServer
 from precog.database.errors import (
     CheckViolationError,
@@ -47,12 +52,20 @@ def test_non_database_errors_are_not_translated() -> None:
     assert translate_error(own, "t") is own
 
 
-def test_check_violation_names_the_column_from_the_constraint_name() -> None:
-    # psycopg fills `diag` only from a server response; build one through the error class.
-    exc = psycopg.errors.CheckViolation("new row violates check constraint")
-    error = translate_error(exc, "t")
+def test_constraint_names_map_to_their_column() -> None:
+    # PostgreSQL names only the constraint for CHECK/FK violations; our naming carries the column.
+    assert _column_from_constraint("ck_markets_yes_bid", "markets") == "yes_bid"
+    assert _column_from_constraint("fk_game_states_home_team_id", "game_states") == "home_team_id"
+    assert _column_from_constraint("ck_probability_models_config__immutable",
+                                   "probability_models") == "config"  # fmt: skip
+    assert _column_from_constraint("ex_markets_validity", "markets") is None
+    assert _column_from_constraint(None, "markets") is None
+
+
+def test_constraint_errors_without_server_details_still_say_nothing_was_saved() -> None:
+    error = translate_error(psycopg.errors.CheckViolation("violates check constraint"), "t")
     assert isinstance(error, CheckViolationError)
-    assert "nothing from this batch was saved" in str(error)
+    assert str(error).endswith("nothing from this batch was saved")
 
 
 def test_guard_refuses_non_test_database_under_test_env() -> None:
