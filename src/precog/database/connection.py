@@ -62,6 +62,9 @@ _AUTH_FAILURE = re.compile(
     r"authentication failed|role \"[^\"]*\" does not exist|no password supplied|"
     r"pg_hba\.conf rejects"
 )
+# A value that does not fit its column (too long, overflow, unparsable); other data errors,
+# e.g. division by zero, are programming errors and stay psycopg's own.
+_VALUE_SQLSTATES = {"22001", "22003", "22007", "22008", "22P02"}
 _AUTH_SQLSTATES = {"28P01", "28000"}  # invalid_password, invalid_authorization_specification
 
 
@@ -163,7 +166,7 @@ def translate_error(exc: BaseException, target: str) -> PrecogError | None:
             constraint=diag.constraint_name,
             detail=_violation_detail(diag.message_detail, _first_line(exc)),
         )
-    if isinstance(exc, psycopg.errors.DataError):
+    if isinstance(exc, psycopg.errors.DataError) and exc.sqlstate in _VALUE_SQLSTATES:
         diag = exc.diag
         return InvalidValueError(
             table=diag.table_name,
