@@ -189,3 +189,31 @@ def test_balance_requires_a_balance() -> None:
     with pytest.raises(ParseError) as caught:
         parse_balance({"portfolio_value": 3})
     assert caught.value.field == "balance_dollars"
+
+
+@pytest.mark.parametrize(
+    ("fields", "outcome"),
+    [
+        ({"outcome_side": "no", "side": "yes", "action": "buy"}, "no"),
+        ({"book_side": "ask"}, "no"),
+        ({"book_side": "bid"}, "yes"),
+        ({"side": "yes", "action": "sell"}, "no"),
+        ({"side": "no", "action": "sell"}, "yes"),
+        ({"side": "no", "action": "buy"}, "no"),
+        ({}, None),
+    ],
+)
+def test_fill_outcome_side_follows_the_venue_semantics(
+    fields: dict[str, str], outcome: str | None
+) -> None:
+    base = {"fill_id": "f", "order_id": "o", "ticker": "T", "count_fp": "1.00",
+            "yes_price_dollars": "0.4000", "no_price_dollars": "0.6000",
+            "created_time": "2026-10-02T15:04:05Z"}  # fmt: skip
+    assert parse_fill({**base, **fields}).outcome_side == outcome
+
+
+def test_fill_without_any_timestamp_is_malformed() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_fill({"fill_id": "f", "order_id": "o", "ticker": "T", "count_fp": "1.00",
+                    "yes_price_dollars": "0.4000", "no_price_dollars": "0.6000"})  # fmt: skip
+    assert caught.value.field == "created_time"

@@ -228,7 +228,7 @@ async def test_endpoint_paths_params_and_signing(
     assert ("KALSHI-ACCESS-SIGNATURE" in request.headers) is signed
     if signed:
         # the signed path is the full path from the host root, without the query string
-        assert signer.signed == [("GET", "/trade-api/v2" + path.replace("%20", "%20"))]
+        assert signer.signed == [("GET", "/trade-api/v2" + path)]
 
 
 async def test_balance_cents_become_dollars() -> None:
@@ -543,3 +543,28 @@ async def test_requests_and_responses_logged_at_debug_with_headers_masked(tmp_pa
     assert requests[0]["headers"]["KALSHI-ACCESS-KEY"] == "***"
     assert responses[0]["status"] == 200
     assert "sig:GET" not in (tmp_path / "precog.jsonl").read_text()
+
+
+async def test_unreadable_body_of_a_write_is_unknown_outcome_not_retried() -> None:
+    client, _, seen = make_client(lambda _r: httpx.Response(201, content=b"{trunc"))
+    async with client:
+        with pytest.raises(OutcomeUnknownError):
+            await client.request_json("POST", "/portfolio/events/orders")
+    assert len(seen) == 1
+
+
+async def test_write_connect_error_was_never_sent_so_it_is_retried() -> None:
+    calls = 0
+
+    def refuse_then_accept(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return ok({"order_id": "o1"}, status=201)
+
+    client, _, _ = make_client(refuse_then_accept)
+    async with client:
+        body = await client.request_json("POST", "/portfolio/events/orders")
+    assert body == {"order_id": "o1"}
+    assert calls == 2

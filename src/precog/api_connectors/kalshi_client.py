@@ -418,6 +418,14 @@ class KalshiClient:
         try:
             return decode_json(response.content)
         except ValueError:
+            if method not in ("GET", "HEAD"):  # it happened, but we cannot tell the result
+                raise OutcomeUnknownError(
+                    f"Kalshi accepted {method} {path} but sent an unreadable body; check its "
+                    "state before retrying",
+                    status=response.status_code,
+                    method=method,
+                    path=path,
+                ) from None
             raise InvalidBodyError(
                 f"Kalshi sent an unreadable (non-JSON) body for {method} {path}",
                 status=response.status_code,

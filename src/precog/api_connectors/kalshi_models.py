@@ -390,7 +390,7 @@ class Fill:
     no_price: Decimal
     is_taker: bool | None
     fee_cost: Decimal | None
-    created_time: dt.datetime | None
+    created_time: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -640,18 +640,38 @@ def parse_event_position(data: object) -> EventPosition:
     )
 
 
+_OPPOSITE = {"yes": "no", "no": "yes"}
+_BOOK_SIDE_OUTCOME = {"bid": "yes", "ask": "no"}
+
+
+def _outcome_side(f: _Fields) -> str | None:
+    """The exposure a fill gained (reference A4.11): `outcome_side`, else derived."""
+    explicit = f.text_or_none("outcome_side")
+    if explicit is not None:
+        return explicit
+    book_side = f.text_or_none("book_side")
+    if book_side in _BOOK_SIDE_OUTCOME:
+        return _BOOK_SIDE_OUTCOME[book_side]
+    side, action = f.text_or_none("side"), f.text_or_none("action")
+    if side in _OPPOSITE and action in ("buy", "sell"):
+        return side if action == "buy" else _OPPOSITE[side]
+    return None
+
+
 def parse_fill(data: object) -> Fill:
     f = _Fields("Fill", data)
     fill_id = f.text_or_none("fill_id") or f.text("trade_id")
     ticker = f.text_or_none("ticker") or f.text("market_ticker")
     created = f.time_or_none("created_time") or f.unix_or_none("ts")
+    if created is None:
+        raise f.fail("created_time", "is missing (and no legacy `ts`)")
     return Fill(
         fill_id=fill_id,
         order_id=f.text("order_id"),
         ticker=ticker,
         side=f.text_or_none("side"),
         action=f.text_or_none("action"),
-        outcome_side=f.text_or_none("outcome_side"),
+        outcome_side=_outcome_side(f),
         book_side=f.text_or_none("book_side"),
         count=f.count("count_fp", "count"),
         yes_price=f.price("yes_price_dollars", "yes_price"),

@@ -432,20 +432,21 @@ async def _fetch_fills(ticker: str | None, dry_run: bool, as_json: bool) -> None
                 progress.update(
                     task, advance=len(page.items), pages=progress.tasks[0].fields["pages"] + 1
                 )
-    now = dt.datetime.now(dt.UTC)
+    # A fill must say which exposure it gained; one that does not is reported, not guessed.
+    sideless = [f.fill_id for f in fills if f.outcome_side is None]
 
     async def store(db: Database | None) -> Any:
         if db is None:
             return None
         inputs = [
             FillInput(
-                venue_fill_id=f.fill_id, ticker=f.ticker,
-                outcome_side=f.outcome_side or f.side or "yes", count=f.count,
-                yes_price=f.yes_price, no_price=f.no_price, created_time=f.created_time or now,
-                order_id=f.order_id, book_side=f.book_side, action=f.action,
-                fee_cost=f.fee_cost, is_taker=f.is_taker,
+                venue_fill_id=f.fill_id, ticker=f.ticker, outcome_side=f.outcome_side,
+                count=f.count, yes_price=f.yes_price, no_price=f.no_price,
+                created_time=f.created_time, order_id=f.order_id, book_side=f.book_side,
+                action=f.action, fee_cost=f.fee_cost, is_taker=f.is_taker,
             )
             for f in fills
+            if f.outcome_side is not None
         ]  # fmt: skip
         async with db.connection() as conn:
             return await crud.insert_fills(conn, inputs)
@@ -454,11 +455,12 @@ async def _fetch_fills(ticker: str | None, dry_run: bool, as_json: bool) -> None
     rows = [_record(f) for f in fills]
     _emit(
         as_json,
-        {"fills": rows, "stored": stored},
+        {"fills": rows, "stored": stored, "skipped_without_side": sideless},
         title="Kalshi fills",
         columns=["fill_id", "ticker", "outcome_side", "count", "yes_price", "created_time"],
         rows=rows,
-        summary=f"{len(rows)} fills; {_stored_text(stored)}",
+        summary=f"{len(rows)} fills; {_stored_text(stored)}"
+        + (f"; {len(sideless)} fills without a side skipped" if sideless else ""),
     )
 
 
