@@ -209,7 +209,9 @@ def test_fetch_settlements_empty_response(
 
 
 def test_fetch_without_a_url_starts_the_local_sandbox(precog_cli: PrecogCli) -> None:
-    result = precog_cli("fetch", "markets", "--dry-run", "--json", env={"KALSHI_MODE": "sandbox"})
+    no_target = {"KALSHI_MODE": "sandbox", "KALSHI_API_BASE_URL": "",
+                 "TEST_KALSHI_API_KEY": "", "TEST_KALSHI_PRIVATE_KEY_PATH": ""}  # fmt: skip
+    result = precog_cli("fetch", "markets", "--dry-run", "--json", env=no_target)
     assert result.returncode == 0, result.stderr
     markets = json.loads(result.stdout)["markets"]
     reference = SandboxExchange(seed=0, markets=50)  # the in-process sandbox's universe

@@ -86,7 +86,7 @@ async def test_two_clients_of_one_account_never_exceed_the_rate_fake_clock() -> 
 async def test_concurrent_tasks_through_one_limiter_real_clock_at_the_sandbox(
     sandbox: RunningSandbox,
 ) -> None:
-    rate, capacity = 400.0, 40.0  # 40 requests/s, burst of 4
+    rate, capacity = 200.0, 40.0  # 20 requests/s, burst of 4
     registry = LimiterRegistry()
     limits = TierLimits(read=BucketSpec(rate, capacity), write=BucketSpec(100, 100))
     clients = [
@@ -99,7 +99,7 @@ async def test_concurrent_tasks_through_one_limiter_real_clock_at_the_sandbox(
     begin = time.monotonic()
     try:
         await asyncio.wait_for(
-            asyncio.gather(*(clients[i % 3].get_balance() for i in range(60))), timeout=60
+            asyncio.gather(*(clients[i % 3].get_balance() for i in range(40))), timeout=60
         )
     finally:
         for client in clients:
@@ -109,6 +109,8 @@ async def test_concurrent_tasks_through_one_limiter_real_clock_at_the_sandbox(
         for r in sandbox.server.log
         if r.endpoint == "/portfolio/balance" and r.monotonic >= begin
     ]
-    assert len(arrivals) == 60
-    # Network jitter can bunch two releases together at the server: allow one request.
-    assert_within_budget(arrivals, rate=rate, capacity=capacity, slack=1)
+    assert len(arrivals) == 40
+    # Scheduling/network jitter can bunch releases at the server: allow two requests.
+    assert_within_budget(arrivals, rate=rate, capacity=capacity, slack=2)
+    # ...but the pacing is real: 40 requests at 20/s after a burst of 4 take >= 1.8 s.
+    assert max(arrivals) - begin >= (40 * COST - capacity) / rate * 0.95
