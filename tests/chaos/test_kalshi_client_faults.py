@@ -4,8 +4,10 @@ error after exactly the configured number of retries (counted at the server)."""
 
 from __future__ import annotations
 
+import json
 import random
 
+import psycopg
 import pytest
 
 from precog.api_connectors.errors import (
@@ -17,8 +19,10 @@ from precog.api_connectors.errors import (
 from precog.api_connectors.kalshi_client import KalshiClient
 from precog.api_connectors.rate_limiter import AccountLimiter, Tier
 from precog.errors import ServiceUnavailableError
+from precog.sandbox.faults import Fault
 from precog.utils.clock import FakeClock
 from precog.utils.retry import RetryPolicy
+from tests.plugins.cli_runner import PrecogCli
 from tests.plugins.sandbox import RunningSandbox
 
 pytestmark = pytest.mark.module("kalshi_client")
@@ -127,3 +131,35 @@ async def test_full_pagination_through_a_flaky_exchange_loses_nothing(
     assert len(tickers) == len(set(tickers))
     assert set(tickers) == expected
     assert client.stats.retries > 0  # faults really happened and were absorbed
+
+
+def test_fetch_markets_through_a_flaky_exchange_stores_every_market(
+    precog_cli: PrecogCli, sandbox: RunningSandbox, db_env: dict[str, str]
+) -> None:
+    sandbox.exchange.add_markets(450)
+    expected = set(sandbox.exchange.markets)
+    # ~1 request in 6 fails (5xx, reset or truncated body); the default policy retries 4x.
+    # The sandbox's fault RNG is seeded and the requests are sequential: reproducible.
+    sandbox.faults.configure(error_rates={"*": 0.1}, reset_rate=0.03, malformed_rate=0.03)
+    result = precog_cli(
+        "fetch", "markets", "--json", "--page-size", "25", env={**sandbox.env, **db_env}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "retry" in result.stderr  # the faults really hit the command
+    out = json.loads(result.stdout)
+    assert {m["ticker"] for m in out["markets"]} == expected
+    with psycopg.connect(db_env["DATABASE_URL"]) as conn:
+        stored = {r[0] for r in conn.execute("SELECT ticker FROM markets WHERE row_current_ind")}
+    assert stored == expected  # zero data loss
+    assert sandbox.faults.injected[Fault.NONE] < sum(sandbox.faults.injected.values())
+
+
+def test_fetch_exits_4_when_the_exchange_keeps_failing(
+    precog_cli: PrecogCli, sandbox: RunningSandbox
+) -> None:
+    sandbox.faults.configure(error_rates={"/portfolio/balance": 1.0})
+    result = precog_cli("fetch", "balance", "--dry-run", env=sandbox.env)
+    assert result.returncode == 4
+    assert result.stderr.strip().splitlines()[-1].startswith("error: Kalshi is failing (500)")
+    assert "Traceback" not in result.stderr
+    assert sandbox.server.requests["/portfolio/balance"] == RetryPolicy().max_retries + 1
