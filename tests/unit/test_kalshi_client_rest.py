@@ -568,3 +568,15 @@ async def test_write_connect_error_was_never_sent_so_it_is_retried() -> None:
         body = await client.request_json("POST", "/portfolio/events/orders")
     assert body == {"order_id": "o1"}
     assert calls == 2
+
+
+async def test_get_event_falls_back_to_deprecated_top_level_markets() -> None:
+    body = {
+        "event": {"event_ticker": "KXT", "series_ticker": "KX", "title": "t"},
+        "markets": [market_json("KXT-1"), market_json("KXT-2", yes_ask_dollars="2")],
+    }
+    client, _, _ = make_client(lambda _r: ok(body))
+    async with client:
+        event = await client.get_event("KXT", with_nested_markets=True)
+    assert [m.ticker for m in event.markets] == ["KXT-1"]  # the malformed one is reported
+    assert client.stats.parse_errors == 1
