@@ -46,9 +46,7 @@ class FakeClock:
     `sleeps` records every requested sleep.
     """
 
-    def __init__(
-        self, start: float = 1000.0, wall: dt.datetime | None = None
-    ) -> None:
+    def __init__(self, start: float = 1000.0, wall: dt.datetime | None = None) -> None:
         self._now = start
         self._start = start
         self._wall = wall or dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
