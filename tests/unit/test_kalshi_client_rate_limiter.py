@@ -138,3 +138,37 @@ async def test_client_honours_retry_after(header: str, low: float, high: float) 
         await client.get_exchange_status()
     assert len(clock.sleeps) == 1
     assert low <= clock.sleeps[0] <= high
+
+
+class ParkingClock(FakeClock):
+    """A fake clock whose sleeps can be parked (they wait until released or cancelled)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.park = False
+        self.released = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        if self.park:
+            self.sleeps.append(seconds)
+            await self.released.wait()
+            return
+        await super().sleep(seconds)
+
+
+async def test_a_cancelled_waiter_takes_no_tokens_and_blocks_nobody() -> None:
+    clock = ParkingClock()
+    bucket = TokenBucket(BucketSpec(refill_rate=10, capacity=10), clock=clock)
+    await bucket.acquire(10)
+    clock.park = True
+    head = asyncio.create_task(bucket.acquire(10))
+    await asyncio.sleep(0)
+    assert bucket.waiting == 1
+    head.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await head
+    assert bucket.waiting == 0
+    clock.park = False
+    clock.advance(1.0)
+    assert await bucket.acquire(10) == 0.0  # the cancelled request consumed nothing
+    assert bucket.acquired_total == 20
