@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -202,12 +204,19 @@ def db_env(fresh_database: FreshDatabase) -> dict[str, str]:
 
 
 @pytest.fixture
-def fresh_precog_home(tmp_path: Path) -> Iterator[Path]:
-    """An empty PRECOG_HOME; an embedded server a subprocess starts in it is stopped after."""
-    home = tmp_path / "home"
-    home.mkdir()
+def fresh_precog_home(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """An empty PRECOG_HOME; an embedded server a subprocess starts in it is stopped after.
+
+    Not under pytest's tmp_path: every pytest process that starts (xdist workers, pytester
+    runs) chmods /tmp/pytest-of-<user> back to 0700, which would cut the embedded server's
+    own system user off from its data directory in the middle of initdb.
+    """
+    homes = Path(str(request.config.rootpath)) / "build" / "test-postgres" / "homes"
+    homes.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=homes))
     yield home
     embedded.stop_server(home / "postgres")
+    shutil.rmtree(home, ignore_errors=True)
 
 
 class ChaosServer:
