@@ -110,9 +110,7 @@ class RejectedError(KalshiError):
 class ParseError(KalshiError):
     """A response record does not have the documented shape; `field` names the culprit."""
 
-    def __init__(
-        self, *, record: str, field: str, problem: str, index: int | None = None
-    ) -> None:
+    def __init__(self, *, record: str, field: str, problem: str, index: int | None = None) -> None:
         where = f"{record}[{index}]" if index is not None else record
         super().__init__(f"malformed {where} from Kalshi: field {field!r} {problem}")
         self.record = record
