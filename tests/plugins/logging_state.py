@@ -1,7 +1,7 @@
 """Logging isolation for tests that call `configure_logging`, and readers for its JSON files.
 
 `configure_logging` installs handlers on the process-wide root logger. The `isolated_logging`
-fixture removes whatever a test installed (closing its files) and restores the root level,
+fixture removes whatever a test installed (closing its files) and restores the levels,
 so no test leaks handlers, open files or structlog configuration into the next one.
 """
 
@@ -19,13 +19,16 @@ import structlog
 
 @pytest.fixture
 def isolated_logging() -> Iterator[None]:
-    from precog.utils.logger import configure_logging
+    from precog.utils.logger import CHATTY_LIBRARIES, configure_logging
 
     root = logging.getLogger()
     level = root.level
+    library_levels = {name: logging.getLogger(name).level for name in CHATTY_LIBRARIES}
     yield
     configure_logging(console=False)  # retires (closes) the handlers the test installed
     root.setLevel(level)
+    for name, library_level in library_levels.items():
+        logging.getLogger(name).setLevel(library_level)
     structlog.reset_defaults()
 
 

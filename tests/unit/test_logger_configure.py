@@ -159,3 +159,15 @@ def test_impossible_log_dir_degrades_to_console_with_one_warning(tmp_path: Path)
     assert any("still logging" in line for line in lines)
     assert any("library too" in line for line in lines)
     assert not (blocker / "logs").exists()
+
+
+def test_chatty_libraries_speak_from_warning_unless_debug() -> None:
+    httpx_logger = logging.getLogger("httpx")
+    configure_logging("INFO", console=False)
+    assert not httpx_logger.isEnabledFor(logging.INFO)
+    assert httpx_logger.isEnabledFor(logging.WARNING)
+    assert logging.getLogger("precog.anything").isEnabledFor(logging.INFO)
+    configure_logging("DEBUG", console=False)
+    assert httpx_logger.isEnabledFor(logging.DEBUG)
+    configure_logging("ERROR", console=False)
+    assert not httpx_logger.isEnabledFor(logging.WARNING)

