@@ -16,9 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: the main job (see README)
+## run: the main job (see README): migrate, collect everything Kalshi serves, show the result.
+# Until the long-running collection service lands, this is the whole collection path once:
+# embedded PostgreSQL + the in-process sandbox exchange, persisted as SCD2 history.
 run: install
-	$(BIN)/precog run
+	$(BIN)/precog db upgrade
+	$(BIN)/precog fetch markets
+	$(BIN)/precog fetch balance
+	$(BIN)/precog fetch positions
+	$(BIN)/precog fetch fills
+	$(BIN)/precog fetch settlements
+	$(BIN)/precog db status
 
 ## test: every test of every type, then the gate
 test: install
