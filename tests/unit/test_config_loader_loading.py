@@ -17,7 +17,6 @@ from precog.config.config_loader import (
 from precog.config.environment import KalshiMode
 from precog.config.yaml_loader import dump_yaml, parse_yaml
 from precog.errors import ConfigError
-from precog.utils.masking import mask_value
 
 pytestmark = pytest.mark.module("config_loader")
 
@@ -322,27 +321,6 @@ def test_as_dict_views() -> None:
     assert whole["trading"]["min_edge"] == Decimal("0.05")
     with pytest.raises(ConfigError, match="unknown configuration file 'tradin'"):
         loader.as_dict("tradin")
-
-
-def test_config_view_masks_secrets_by_key_name_only() -> None:
-    data = {
-        "api_key": "k",
-        "Password": "p",
-        "nested": [{"private_key": "-----BEGIN", "db_password": "x", "auth_token": "t"}],
-        "secret": None,
-        "tokens_remaining": 5,
-        "keyfile_path": "/k.pem",
-        "token_bucket": "basic",
-    }
-    assert mask_value(data) == {
-        "api_key": "***",
-        "Password": "***",
-        "nested": [{"private_key": "***", "db_password": "***", "auth_token": "***"}],
-        "secret": None,
-        "tokens_remaining": 5,
-        "keyfile_path": "/k.pem",
-        "token_bucket": "basic",
-    }
 
 
 # ---------------------------------------------------------------- reload

@@ -262,3 +262,24 @@ def test_every_sensitive_name_is_masked_inside_text(key: str) -> None:
     assert mask_text(f"sent {key}=abc123 ok") == f"sent {key}={MASK} ok"
     assert mask_text(f"{header}: abc123") == f"{header}: {MASK}"
     assert mask_text(f'{{"{key}": "abc 123"}}') == f'{{"{key}": "{MASK}"}}'
+
+
+def test_mask_value_masks_nested_keys_by_exact_name_only() -> None:
+    data = {
+        "api_key": "k",
+        "Password": "p",
+        "nested": [{"private_key": "-----BEGIN", "db_password": "x", "auth_token": "t"}],
+        "secret": None,
+        "tokens_remaining": 5,
+        "keyfile_path": "/k.pem",
+        "token_bucket": "basic",
+    }
+    assert mask_value(data) == {
+        "api_key": "***",
+        "Password": "***",
+        "nested": [{"private_key": "***", "db_password": "***", "auth_token": "***"}],
+        "secret": None,
+        "tokens_remaining": 5,
+        "keyfile_path": "/k.pem",
+        "token_bucket": "basic",
+    }
