@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PLUGINS = ("__init__.py", "registry.py", "test_types.py", "gate.py", "waiting.py", "cli_runner.py")
+PLUGINS = (
+    "__init__.py",
+    "registry.py",
+    "session_env.py",
+    "test_types.py",
+    "gate.py",
+    "waiting.py",
+    "cli_runner.py",
+)
 
 
 class GateProject:
@@ -35,7 +43,7 @@ class GateProject:
             "conftest.py",
             """
             pytest_plugins = [
-                "tests.plugins.test_types", "tests.plugins.gate",
+                "tests.plugins.session_env", "tests.plugins.test_types", "tests.plugins.gate",
                 "tests.plugins.waiting", "tests.plugins.cli_runner",
             ]
             """,
@@ -286,3 +294,54 @@ def test_module_without_source_is_pending_not_failed(project: GateProject) -> No
     audit = project.run_audit()
     assert audit.returncode == 0, audit.stdout
     assert "pending (no source yet)" in audit.stdout
+
+
+def test_unit_tests_cannot_open_network_sockets(project: GateProject) -> None:
+    project.write(
+        "tests/unit/test_network.py",
+        """
+        import socket
+        import warnings
+
+        import pytest_socket
+
+
+        def test_tcp_is_blocked():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pytest-socket also warns; the error is the point
+                try:
+                    socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                except pytest_socket.SocketBlockedError:
+                    return
+            raise AssertionError("a unit test opened a TCP socket")
+
+
+        def test_unix_sockets_stay_available_for_asyncio():
+            a, b = socket.socketpair()
+            a.close()
+            b.close()
+        """,
+    )
+    project.write(
+        "tests/integration/test_network_allowed.py",
+        """
+        import socket
+
+        def test_integration_tests_may_use_the_network():
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+        """,
+    )
+    project.run_pytest().assert_outcomes(passed=3)
+
+
+def test_session_refuses_a_non_test_database(
+    project: GateProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write("tests/unit/test_widget.py", PASSING_UNIT)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://precog:secret@db.example/precog_prod")
+    run = project.run_pytest()
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    err = run.stderr.str()
+    assert "refusing to run tests" in err
+    assert "precog_prod" in err
+    assert "secret" not in err
