@@ -121,3 +121,16 @@ def test_unreachable_server_and_guard_refusal_are_one_line_errors(
     wrong = precog_cli("db", "status", env={"DATABASE_URL": "postgresql://h/precog_prod"})
     assert wrong.returncode == 3
     assert "refusing database 'precog_prod'" in wrong.stderr
+
+
+def test_fetch_on_an_unmigrated_database_says_to_upgrade(
+    precog_cli: PrecogCli, fresh_database: FreshDatabase
+) -> None:
+    env = {"DATABASE_URL": fresh_database(), "KALSHI_MODE": "sandbox", "KALSHI_API_BASE_URL": ""}
+    result = precog_cli("fetch", "balance", env=env)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert "schema revision base (empty)" in errors[0]
+    assert f"needs {HEAD}: run `precog db upgrade`" in errors[0]
+    assert "Traceback" not in result.stderr

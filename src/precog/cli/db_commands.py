@@ -199,8 +199,10 @@ def history(
 
     async def load() -> list[Any]:
         db = await Database.open(os.environ)
-        async with db, db.connection() as conn:
-            return await crud_operations.scd2_history(conn, table, key or [], at=when)
+        async with db:
+            await db.require_current_schema()
+            async with db.connection() as conn:
+                return await crud_operations.scd2_history(conn, table, key or [], at=when)
 
     rows = asyncio.run(load())
     records = [{k: _plain(v) for k, v in dataclasses.asdict(row).items()} for row in rows]

@@ -109,6 +109,7 @@ async def _with_database(dry_run: bool, work: Callable[[Database | None], Awaita
 
     db = await Database.open(os.environ)
     async with db:
+        await db.require_current_schema()
         return await work(db)
 
 

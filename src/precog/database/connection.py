@@ -48,6 +48,7 @@ from precog.database.errors import (
     NotNullViolationError,
     PathOutsideAllowedDirError,
     PoolExhaustedError,
+    SchemaNotCurrentError,
     UniqueViolationError,
 )
 from precog.errors import ConfigError, PrecogError
@@ -355,6 +356,26 @@ class Database:
             if translated is None:
                 raise
             raise translated from exc
+
+    async def require_current_schema(self) -> None:
+        """Refuse to work on a database whose schema is not at the packaged migrations' head.
+
+        Without this, a command on a fresh or outdated database fails deep inside a query
+        ("relation ... does not exist"); this says what to do instead.
+        """
+        from precog.database.migrate import current_revision, script_revisions
+
+        head = (await asyncio.to_thread(script_revisions))[-1]
+        try:
+            current = await asyncio.to_thread(current_revision, self._conninfo)
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
+        if current != head:
+            raise SchemaNotCurrentError(
+                f"the database at {self.description} is at schema revision "
+                f"{current or 'base (empty)'} but this Precog needs {head}: "
+                "run `precog db upgrade`"
+            )
 
     def stats(self) -> dict[str, int]:
         """Pool counters (psycopg_pool names: pool_size, pool_available, requests_waiting...)."""

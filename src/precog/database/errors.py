@@ -41,6 +41,10 @@ class MigrationError(PrecogError):
     """A schema migration failed; the database stays at its previous revision."""
 
 
+class SchemaNotCurrentError(ConfigError):
+    """The database's schema revision is not the one this code needs (run `precog db upgrade`)."""
+
+
 class PathOutsideAllowedDirError(ConfigError):
     """A file path (SQL, seed) resolves outside the directory it must come from."""
 
