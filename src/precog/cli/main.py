@@ -57,19 +57,12 @@ def _root(
 
 
 def _register_commands() -> None:
-    # One line per command group; each module exposes `register(app)`.
-    from precog.cli import config_commands
+    # Each command group is one module exposing `register(app)`; heavy imports stay inside
+    # the commands themselves.
+    from precog.cli import config_commands, db_commands, fetch_commands, sandbox_commands
 
-    config_commands.register(app)
-    from precog.cli import db_commands
-
-    db_commands.register(app)
-    from precog.cli import sandbox_commands
-
-    sandbox_commands.register(app)
-    from precog.cli import fetch_commands
-
-    fetch_commands.register(app)
+    for group in (config_commands, db_commands, sandbox_commands, fetch_commands):
+        group.register(app)
 
 
 _register_commands()
