@@ -66,10 +66,14 @@ def test_current_market_parses_to_decimal_dollars() -> None:
 
 def test_legacy_cents_fall_back_to_dollars() -> None:
     market = parse_market(LEGACY_MARKET)
+    # Every legacy field, each with a distinct value, so reading the wrong one shows.
     assert market.yes_bid == Decimal("0.42")
+    assert market.yes_ask == Decimal("0.44")
+    assert market.no_bid == Decimal("0.56")
     assert market.no_ask == Decimal("0.58")
     assert market.last_price == Decimal("0.43")
     assert market.volume == Decimal(12500)
+    assert market.open_interest == Decimal(5100)
     assert market.notional_value == Decimal("1.00")
 
 
