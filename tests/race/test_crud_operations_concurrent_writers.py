@@ -15,6 +15,7 @@ from precog.database import crud_operations as crud
 from precog.database.connection import Database, PoolSettings
 from precog.database.records import MarketSnapshot, PositionSnapshot
 from precog.database.scd2 import UpsertResult
+from tests.plugins.waiting import eventually_async
 
 pytestmark = pytest.mark.module("crud_operations")
 
@@ -130,3 +131,56 @@ async def test_concurrent_position_writers_never_duplicate_current_rows(db_url: 
     with psycopg.connect(db_url) as conn:
         current = conn.execute("SELECT quantity FROM positions WHERE row_current_ind").fetchall()
     assert current == [(Decimal("59.00"),)]  # writer 5, round 9: the newest observation
+
+
+async def test_a_writer_locks_its_keys_in_key_id_order(db_url: str) -> None:
+    """The global lock order is key id, not the order the keys reach the lock query.
+
+    B gets the lower key id but sorts after A. While another transaction holds B, a writer
+    of [A, B] must wait on B holding nothing (key-id order: B first), so A stays free; a
+    writer locking in arrival order would already hold A, the half-way state that lets two
+    writers with different orders deadlock.
+    """
+    at = T0 + timedelta(days=1)
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as setup:
+        for ticker in ("KXLOCK-B", "KXLOCK-A"):  # B first: the lower key id
+            await crud.upsert_positions(setup, [PositionSnapshot(ticker, "yes", Decimal(1), at)])
+    holder = await psycopg.AsyncConnection.connect(db_url)
+    writer_conn = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+    probe = await psycopg.AsyncConnection.connect(db_url)
+    writer: asyncio.Task[UpsertResult] | None = None
+    try:
+        await holder.execute(
+            "SELECT 1 FROM positions_keys WHERE ticker = 'KXLOCK-B' FOR NO KEY UPDATE"
+        )
+        snaps = [PositionSnapshot(t, "yes", Decimal(2), at + timedelta(seconds=1))
+                 for t in ("KXLOCK-A", "KXLOCK-B")]  # fmt: skip
+        writer = asyncio.create_task(crud.upsert_positions(writer_conn, snaps))
+        pid = writer_conn.info.backend_pid
+
+        async def writer_waits_on_a_lock() -> bool:
+            cur = await probe.execute(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+            )
+            row = await cur.fetchone()
+            await probe.rollback()
+            return row is not None and row[0] == "Lock"
+
+        await eventually_async(writer_waits_on_a_lock, timeout=30, what="writer blocked on B")
+        # A is not locked by the blocked writer: taking it without waiting must succeed.
+        try:
+            await probe.execute(
+                "SELECT 1 FROM positions_keys WHERE ticker = 'KXLOCK-A' FOR NO KEY UPDATE NOWAIT"
+            )
+        except psycopg.errors.LockNotAvailable:
+            pytest.fail("a writer blocked on B already holds A: keys not locked in key-id order")
+        await probe.rollback()
+        await holder.rollback()
+        async with asyncio.timeout(30):
+            result = await writer
+        assert result == UpsertResult(updated=2)
+    finally:
+        if writer is not None and not writer.done():
+            writer.cancel()
+        for conn in (holder, writer_conn, probe):
+            await conn.close()
