@@ -3,6 +3,7 @@ retry counts per status, pagination, cents -> dollars."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Callable
 from decimal import Decimal
@@ -140,6 +141,18 @@ async def test_markets_list_sends_every_filter_and_parses() -> None:
     }
     assert page.cursor is None
     assert page.items[0].yes_bid == Decimal("0.4200")
+
+
+async def test_datetime_filters_are_sent_as_unix_seconds() -> None:
+    client, _, seen = make_client(lambda _r: ok({"trades": [], "cursor": ""}))
+    closes = dt.datetime(2026, 10, 5, 22, 0, 30, 999_000, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    async with client:
+        await client.get_trades(min_ts=closes, max_ts=1_791_000_000)
+        with pytest.raises(ValueError, match="timezone-aware"):
+            await client.get_trades(min_ts=dt.datetime(2026, 10, 5, 20))
+    # 2026-10-05T20:00:30.999Z: whole seconds (Kalshi's *_ts filters), not milliseconds.
+    assert dict(seen[0].url.params) == {"min_ts": "1791230430", "max_ts": "1791000000"}
+    assert len(seen) == 1  # the naive datetime never reached the wire
 
 
 @pytest.mark.parametrize(
