@@ -244,6 +244,17 @@ async def test_endpoint_paths_params_and_signing(
         assert signer.signed == [("GET", "/trade-api/v2" + path)]
 
 
+async def test_an_identifier_is_always_one_path_segment() -> None:
+    client, _, seen = make_client(lambda _r: ok({"market": market_json()}))
+    async with client:
+        await client.get_market("KXT/../portfolio/balance")
+        with pytest.raises(ValueError, match="must not be empty"):
+            await client.get_market("")
+    # A '/' in a ticker is escaped: it can never select another endpoint.
+    assert seen[0].url.raw_path.decode() == "/trade-api/v2/markets/KXT%2F..%2Fportfolio%2Fbalance"
+    assert len(seen) == 1
+
+
 async def test_balance_cents_become_dollars() -> None:
     client, _, _ = make_client(lambda _r: ok({"balance": 10050, "portfolio_value": 2340}))
     async with client:
