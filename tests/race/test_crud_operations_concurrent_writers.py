@@ -184,3 +184,68 @@ async def test_a_writer_locks_its_keys_in_key_id_order(db_url: str) -> None:
             writer.cancel()
         for conn in (holder, writer_conn, probe):
             await conn.close()
+
+
+async def test_a_deadlocked_writer_retries_its_batch_and_succeeds(db_url: str) -> None:
+    """A deadlock with a caller's own transaction aborts the writer's batch; it is retried.
+
+    The other transaction holds key A, the writer inserts the new key X and waits for A,
+    then the other transaction inserts X too: a cycle. The writer's shorter deadlock_timeout
+    makes PostgreSQL abort the writer; its retry waits for the other commit and succeeds.
+    """
+    at = T0 + timedelta(days=2)
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as setup:
+        await crud.upsert_positions(setup, [PositionSnapshot("KXDEAD-A", "yes", Decimal(1), at)])
+        kalshi = await crud.platform_id(setup, "kalshi")
+    other = await psycopg.AsyncConnection.connect(db_url)
+    writer_conn = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+    probe = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+    writer: asyncio.Task[UpsertResult] | None = None
+    blocked_insert: asyncio.Task[object] | None = None
+    try:
+        await other.execute("SET deadlock_timeout = '60s'")  # never the victim
+        await writer_conn.execute("SET deadlock_timeout = '2s'")
+        await other.execute(
+            "SELECT 1 FROM positions_keys WHERE ticker = 'KXDEAD-A' FOR NO KEY UPDATE"
+        )
+        later = at + timedelta(seconds=1)
+        snaps = [PositionSnapshot("KXDEAD-A", "yes", Decimal(2), later),
+                 PositionSnapshot("KXDEAD-X", "yes", Decimal(3), later)]  # fmt: skip
+        writer = asyncio.create_task(crud.upsert_positions(writer_conn, snaps))
+        pid = writer_conn.info.backend_pid
+
+        async def writer_waits_on_a_lock() -> bool:
+            cur = await probe.execute(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+            )
+            row = await cur.fetchone()
+            return row is not None and row[0] == "Lock"
+
+        await eventually_async(writer_waits_on_a_lock, timeout=30, what="writer blocked on A")
+        blocked_insert = asyncio.create_task(
+            other.execute(
+                "INSERT INTO positions_keys (platform_id, ticker, side) "
+                "VALUES (%s, 'KXDEAD-X', 'yes')",
+                (kalshi,),
+            )
+        )
+        async with asyncio.timeout(30):
+            await blocked_insert  # returns once the writer, the deadlock victim, rolled back
+        await other.commit()
+        async with asyncio.timeout(30):
+            result = await writer
+        assert result == UpsertResult(created=1, updated=1)
+        cur = await probe.execute(
+            "SELECT ticker, quantity FROM positions WHERE row_current_ind "
+            "AND ticker LIKE 'KXDEAD-%%' ORDER BY ticker"
+        )
+        assert await cur.fetchall() == [
+            ("KXDEAD-A", Decimal("2.00")),
+            ("KXDEAD-X", Decimal("3.00")),
+        ]
+    finally:
+        for task in (writer, blocked_insert):
+            if task is not None and not task.done():
+                task.cancel()
+        for conn in (other, writer_conn, probe):
+            await conn.close()
