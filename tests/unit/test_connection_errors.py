@@ -18,6 +18,7 @@ from precog.database.connection import (
 from precog.database.embedded import EmbeddedServer
 from precog.database.errors import (
     CheckViolationError,
+    ConcurrencyConflictError,
     DatabaseAuthError,
     DatabaseUnavailableError,
     PathOutsideAllowedDirError,
@@ -36,6 +37,24 @@ def test_unreachable_server_message_names_target_and_masks_password() -> None:
     assert target in str(error)
     assert "\n" not in str(error)
     assert "more" not in str(error)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        psycopg.errors.DeadlockDetected("deadlock detected\nDETAIL:  Process 1 waits"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
+    ],
+)
+def test_a_lost_transaction_conflict_is_not_reported_as_an_unreachable_server(
+    exc: psycopg.Error,
+) -> None:
+    error = translate_error(exc, "h:5432/precog_test")
+    assert isinstance(error, ConcurrencyConflictError)
+    assert error.exit_code == 1
+    assert "unreachable" not in str(error)
+    assert "retry the operation" in str(error)
+    assert "\n" not in str(error)
 
 
 def test_authentication_failure_is_a_config_error() -> None:

@@ -39,6 +39,7 @@ from precog.config.environment import (
 from precog.database import embedded
 from precog.database.errors import (
     CheckViolationError,
+    ConcurrencyConflictError,
     ConstraintViolationError,
     DatabaseAuthError,
     DatabaseUnavailableError,
@@ -143,7 +144,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def translate_error(exc: BaseException, target: str) -> PrecogError | None:
+def translate_error(  # noqa: PLR0911 (one return per kind of failure)
+    exc: BaseException, target: str
+) -> PrecogError | None:
     """The typed Precog error for a psycopg failure (None if it is not a database failure).
 
     `target` is a masked description of the server, used in "unreachable" messages.
@@ -174,6 +177,12 @@ def translate_error(exc: BaseException, target: str) -> PrecogError | None:
             column=diag.column_name,
             constraint=None,
             detail=_first_line(exc),
+        )
+    if isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
+        # OperationalError subclasses, but the server is up: the transaction lost a race.
+        return ConcurrencyConflictError(
+            f"the transaction lost a conflict with a concurrent one at {target} "
+            f"({_first_line(exc)}); nothing from it was saved, retry the operation"
         )
     if isinstance(exc, psycopg.OperationalError):
         if exc.sqlstate in _AUTH_SQLSTATES or _AUTH_FAILURE.search(str(exc)):

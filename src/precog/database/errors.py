@@ -28,6 +28,10 @@ class DatabaseAuthError(ConfigError):
     """The server rejected the user name or password in the database target."""
 
 
+class ConcurrencyConflictError(PrecogError):
+    """A deadlock or serialization failure aborted the transaction (the server is fine)."""
+
+
 class PoolExhaustedError(PrecogError):
     """No pooled connection became free within the pool timeout."""
 
