@@ -166,6 +166,37 @@ async def test_fills_and_settlements_are_idempotent_and_settle_the_market(
     assert len(history) == 2
 
 
+async def test_a_settlement_older_than_the_last_observation_still_finalizes_the_market(
+    db_pool: Database,
+) -> None:
+    # The venue's settled_time can precede our last poll of the market (or equal it).
+    settle_b = SettlementInput("B", "yes", Decimal("3.0000"), T0 + timedelta(hours=1),
+                               value=Decimal("1.0000"))  # fmt: skip
+    settle_c = SettlementInput("C", "no", Decimal("0.0000"), T0 + timedelta(hours=2))
+    async with db_pool.connection() as conn:
+        await crud.upsert_markets(
+            conn, [snap("B", "0.50"), snap("B", "0.99", at=7200), snap("C", "0.10", at=7200)]
+        )
+        last = await crud.get_current_market(conn, "B")
+        assert (await crud.insert_settlements(conn, [settle_b, settle_c])).inserted == 2
+        market_b = await crud.get_current_market(conn, "B")
+        market_c = await crud.get_current_market(conn, "C")
+        history = await crud.get_market_history(conn, "B")
+    assert last is not None
+    assert market_b is not None
+    assert market_c is not None
+    assert (market_b.status, market_b.result) == ("finalized", "yes")
+    assert market_b.settlement_value == Decimal("1.0000")
+    assert (market_c.status, market_c.result) == ("finalized", "no")
+    # History is never rewritten: the final version starts just after the last observed one.
+    assert market_b.row_start_ts == last.row_start_ts + timedelta(microseconds=1)
+    assert [(h.yes_bid, h.status) for h in history] == [
+        (Decimal("0.5000"), "active"),
+        (Decimal("0.9900"), "active"),
+        (Decimal("0.9900"), "finalized"),
+    ]
+
+
 async def test_balance_positions_teams_venues_rankings_games(db_pool: Database) -> None:
     async with db_pool.connection() as conn:
         await crud.upsert_balances(conn, [BalanceSnapshot(Decimal("100.50"), T0)])
