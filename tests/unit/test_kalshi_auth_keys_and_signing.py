@@ -245,6 +245,9 @@ def test_verify_rejects_non_base64_and_tampering(rsa_key: rsa.RSAPrivateKey) -> 
     public = rsa_key.public_key()
     assert verify_signature(public, message, sig)
     assert not verify_signature(public, message, "not base64!!")
+    # Strict base64: junk inside an otherwise valid signature is not silently skipped.
+    assert not verify_signature(public, message, sig[:8] + "*" + sig[8:])
+    assert not verify_signature(public, message, sig[:8] + "\n" + sig[8:])
     assert not verify_signature(public, b"1GET/trade-api/v2/y", sig)
     assert not verify_signature(public, message, base64.b64encode(b"\x00" * 256).decode())
 
