@@ -39,6 +39,16 @@ async def test_basic_tier_is_20_reads_and_10_writes_per_second() -> None:
     assert TIERS[Tier.PRESTIGE].write.refill_rate == 8000
 
 
+async def test_reads_and_writes_draw_from_their_own_buckets() -> None:
+    limiter = AccountLimiter(Tier.BASIC, clock=FakeClock())
+    await limiter.acquire_write()
+    assert limiter.write.available() == 90
+    assert limiter.read.available() == 400
+    await limiter.acquire_read(30)
+    assert limiter.read.available() == 370
+    assert limiter.write.available() == 90
+
+
 async def test_burst_is_free_then_waits_exactly_for_refill() -> None:
     clock = FakeClock()
     bucket = TokenBucket(BucketSpec(refill_rate=100, capacity=100), clock=clock)
