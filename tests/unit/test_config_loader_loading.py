@@ -319,6 +319,8 @@ def test_as_dict_views() -> None:
     ]
     assert loader.as_dict("trading") == whole["trading"]
     assert whole["trading"]["min_edge"] == Decimal("0.05")
+    # Plain data for the renderers: a Path setting comes back as its text.
+    assert whole["system"]["logging"]["dir"] == str(loader.settings.system.logging.dir)
     with pytest.raises(ConfigError, match="unknown configuration file 'tradin'"):
         loader.as_dict("tradin")
 
