@@ -17,11 +17,13 @@ from precog.database.errors import (
 )
 from precog.database.records import (
     BalanceSnapshot,
+    EventInput,
     FillInput,
     GameStateSnapshot,
     MarketSnapshot,
     PositionSnapshot,
     RankingInput,
+    SeriesInput,
     SettlementInput,
     TeamInput,
     VenueInput,
@@ -194,6 +196,38 @@ async def test_a_settlement_older_than_the_last_observation_still_finalizes_the_
         (Decimal("0.5000"), "active"),
         (Decimal("0.9900"), "active"),
         (Decimal("0.9900"), "finalized"),
+    ]
+
+
+async def test_series_and_events_are_inserted_then_updated_in_place(db_pool: Database) -> None:
+    async with db_pool.connection() as conn:
+        first = await crud.upsert_series(conn, [SeriesInput("KXNFL", "NFL", "Sports")])
+        again = await crud.upsert_series(
+            conn, [SeriesInput("KXNFL", "NFL games", "Sports", "weekly")]
+        )
+        events = await crud.upsert_events(
+            conn,
+            [EventInput("KXNFL-1", "KXNFL", title="Week 1"),
+             EventInput("KXNBA-1", "KXNBA", title="Opening night")],  # unknown series: created
+        )  # fmt: skip
+        events_again = await crud.upsert_events(
+            conn, [EventInput("KXNFL-1", "KXNFL", title="Week 1 (moved)", mutually_exclusive=True)]
+        )
+        cur = await conn.execute("SELECT ticker, title, category, frequency FROM series "
+                                 "WHERE ticker LIKE 'KXN%%' ORDER BY ticker")  # fmt: skip
+        series_rows = await cur.fetchall()
+        cur = await conn.execute(
+            "SELECT e.event_ticker, e.title, e.mutually_exclusive, s.ticker FROM events e "
+            "JOIN series s USING (series_id) WHERE e.event_ticker LIKE 'KXN%%' "
+            "ORDER BY e.event_ticker"
+        )
+        event_rows = await cur.fetchall()
+    assert again == first  # the same series id: updated in place, not duplicated
+    assert series_rows == [("KXNBA", None, None, None), ("KXNFL", "NFL games", "Sports", "weekly")]
+    assert events_again == {"KXNFL-1": events["KXNFL-1"]}
+    assert event_rows == [
+        ("KXNBA-1", "Opening night", None, "KXNBA"),
+        ("KXNFL-1", "Week 1 (moved)", True, "KXNFL"),
     ]
 
 
