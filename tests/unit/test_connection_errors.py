@@ -21,6 +21,7 @@ from precog.database.errors import (
     ConcurrencyConflictError,
     DatabaseAuthError,
     DatabaseUnavailableError,
+    InvalidValueError,
     PathOutsideAllowedDirError,
 )
 from precog.errors import ConfigError, EnvironmentSafetyError, PrecogError
@@ -55,6 +56,26 @@ def test_a_lost_transaction_conflict_is_not_reported_as_an_unreachable_server(
     assert "unreachable" not in str(error)
     assert "retry the operation" in str(error)
     assert "\n" not in str(error)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        psycopg.errors.StringDataRightTruncation("value too long for type character varying(8)"),
+        psycopg.errors.NumericValueOutOfRange("numeric field overflow"),
+        psycopg.errors.InvalidDatetimeFormat('invalid input syntax for type timestamp: "x"'),
+        psycopg.errors.DatetimeFieldOverflow('date/time field value out of range: "2026-13-01"'),
+        psycopg.errors.InvalidTextRepresentation('invalid input syntax for type integer: "x"'),
+    ],
+)
+def test_a_value_that_does_not_fit_its_column_is_typed(exc: psycopg.Error) -> None:
+    error = translate_error(exc, "t")
+    assert isinstance(error, InvalidValueError)
+    assert str(exc) in str(error)
+
+
+def test_other_data_errors_stay_psycopg_errors() -> None:
+    assert translate_error(psycopg.errors.DivisionByZero("division by zero"), "t") is None
 
 
 def test_authentication_failure_is_a_config_error() -> None:
