@@ -594,6 +594,17 @@ async def test_write_connect_error_was_never_sent_so_it_is_retried() -> None:
     assert calls == 2
 
 
+async def test_write_rate_limited_was_not_processed_so_it_is_retried() -> None:
+    responses = iter([httpx.Response(429, json={"error": "too many requests"}),
+                      ok({"order_id": "o1"}, status=201)])  # fmt: skip
+    client, _, seen = make_client(lambda _r: next(responses))
+    async with client:
+        body = await client.request_json("POST", "/portfolio/events/orders")
+    assert body == {"order_id": "o1"}
+    assert [r.method for r in seen] == ["POST", "POST"]
+    assert client.stats.retries == 1
+
+
 async def test_get_event_falls_back_to_deprecated_top_level_markets() -> None:
     body = {
         "event": {"event_ticker": "KXT", "series_ticker": "KX", "title": "t"},
