@@ -231,6 +231,41 @@ async def test_series_and_events_are_inserted_then_updated_in_place(db_pool: Dat
     ]
 
 
+async def test_filters_and_point_in_time_reads_select_exactly(db_pool: Database) -> None:
+    second = T0 + timedelta(hours=1)
+    async with db_pool.connection() as conn:
+        await crud.upsert_markets(
+            conn, [snap("A", "0.50"), snap("B", "0.40", status="closed"),
+                   snap("C", "0.30", event="EV-2")],
+        )  # fmt: skip
+        active = await crud.list_current_markets(conn, status="active")
+        closed = await crud.list_current_markets(conn, status="closed")
+        in_ev1 = await crud.list_current_markets(conn, event_ticker="EV-1")
+        in_ev2 = await crud.list_current_markets(conn, event_ticker="EV-2")
+        await crud.upsert_balances(conn, [BalanceSnapshot(Decimal("10.00"), T0),
+                                          BalanceSnapshot(Decimal("12.00"), second)])  # fmt: skip
+        at_first = await crud.get_balance_at(conn, T0)
+        at_second = await crud.get_balance_at(conn, second)
+        before = await crud.get_balance_at(conn, T0 - timedelta(microseconds=1))
+        await crud.upsert_positions(conn, [PositionSnapshot("A", "yes", Decimal(1), T0),
+                                           PositionSnapshot("A", "yes", Decimal(7), T0,
+                                                            platform="espn")])  # fmt: skip
+        espn = await crud.scd2_history(conn, "positions", ["A", "yes", "espn"])
+        kalshi = await crud.scd2_history(conn, "positions", ["A", "yes"])
+    assert [m.ticker for m in active] == ["A", "C"]
+    assert [m.ticker for m in closed] == ["B"]
+    assert [m.ticker for m in in_ev1] == ["A", "B"]
+    assert [m.ticker for m in in_ev2] == ["C"]
+    # A version is valid from its start (inclusive) to the next one's start (exclusive).
+    assert at_first is not None
+    assert at_first.balance == Decimal("10.00")
+    assert at_second is not None
+    assert at_second.balance == Decimal("12.00")
+    assert before is None
+    assert [r.quantity for r in espn] == [Decimal("7.00")]
+    assert [r.quantity for r in kalshi] == [Decimal("1.00")]
+
+
 async def test_balance_positions_teams_venues_rankings_games(db_pool: Database) -> None:
     async with db_pool.connection() as conn:
         await crud.upsert_balances(conn, [BalanceSnapshot(Decimal("100.50"), T0)])
