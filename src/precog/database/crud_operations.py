@@ -411,8 +411,8 @@ async def list_current_markets(
     query = sql.SQL(
         "SELECT {} FROM markets m WHERE m.row_current_ind "
         "AND (%(status)s::text IS NULL OR m.status = %(status)s) "
-        "AND (%(event)s::text IS NULL OR m.event_id = "
-        "(SELECT event_id FROM events WHERE event_ticker = %(event)s LIMIT 1)) "
+        "AND (%(event)s::text IS NULL OR m.event_id IN "
+        "(SELECT event_id FROM events WHERE event_ticker = %(event)s)) "
         "ORDER BY m.ticker"
     ).format(_columns(MarketRow, "m"))
     return await _fetch(conn, MarketRow, query, {"status": status, "event": event_ticker})
