@@ -12,7 +12,9 @@ phase) are never retried after a timeout/5xx: their outcome is unknown.
 Lifecycle is explicit: `KalshiClient(...)` is NEW; `open()` / `async with` makes it OPEN;
 `aclose()` makes it CLOSED for good. Every list endpoint has a `get_*` (one page, as a
 `ParsedPage` with the bad records reported, not dropped) and an `iter_*` async iterator
-that follows `cursor` until it is empty.
+that follows `cursor` until it is empty; both come from one table (`ListEndpoint`: path,
+page parser, signed or not) and one pagination loop, with each endpoint's filters typed by a
+`TypedDict`.
 
 Base URL: `KALSHI_API_BASE_URL` if set, else by mode (demo/live public hosts); the sandbox
 has no fixed URL (it is started on a free loopback port), see `kalshi_base_url`.
@@ -26,7 +28,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypedDict, TypeVar, Unpack
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -108,6 +110,98 @@ MAX_LIMIT: Final[Mapping[str, int]] = {
 
 Timestamp = int | dt.datetime
 ParamValue = str | int | bool | dt.datetime | Sequence[str] | None
+
+
+# Filters of each list endpoint (reference A4), keyword arguments of its get_*/iter_* methods.
+class MarketFilters(TypedDict, total=False):
+    event_ticker: str | None
+    series_ticker: str | None
+    tickers: Sequence[str] | None
+    status: str | None
+    mve_filter: str | None
+    min_created_ts: Timestamp | None
+    max_created_ts: Timestamp | None
+    min_close_ts: Timestamp | None
+    max_close_ts: Timestamp | None
+    min_settled_ts: Timestamp | None
+    max_settled_ts: Timestamp | None
+    min_updated_ts: Timestamp | None
+
+
+class TradeFilters(TypedDict, total=False):
+    ticker: str | None
+    min_ts: Timestamp | None
+    max_ts: Timestamp | None
+
+
+class EventFilters(TypedDict, total=False):
+    status: str | None
+    series_ticker: str | None
+    with_nested_markets: bool
+    tickers: Sequence[str] | None
+    min_close_ts: Timestamp | None
+
+
+class PositionFilters(TypedDict, total=False):
+    ticker: str | None
+    event_ticker: str | None
+    count_filter: Sequence[str] | None
+    settlement_status: str | None
+
+
+class FillFilters(TypedDict, total=False):
+    ticker: str | None
+    order_id: str | None
+    min_ts: Timestamp | None
+    max_ts: Timestamp | None
+
+
+class SettlementFilters(TypedDict, total=False):
+    ticker: str | None
+    event_ticker: str | None
+    min_ts: Timestamp | None
+    max_ts: Timestamp | None
+
+
+class OrderFilters(TypedDict, total=False):
+    ticker: str | None
+    event_ticker: str | None
+    status: str | None
+    min_ts: Timestamp | None
+    max_ts: Timestamp | None
+
+
+@dataclass(frozen=True)
+class ListEndpoint(Generic[P]):
+    """One cursor-paginated GET endpoint: its path, how a page parses, whether it is signed."""
+
+    path: str
+    parse: Callable[[Any], P]
+    auth: bool
+
+
+def _list_of(
+    key: str, parser: Callable[[object], T], record: str
+) -> Callable[[Any], ParsedPage[T]]:
+    return lambda body: parse_page(body, key, parser, record=record)
+
+
+MARKETS: Final = ListEndpoint("/markets", _list_of("markets", parse_market, "Market"), auth=False)
+TRADES: Final = ListEndpoint(
+    "/markets/trades", _list_of("trades", parse_trade, "Trade"), auth=False
+)
+SERIES: Final = ListEndpoint("/series", _list_of("series", parse_series, "Series"), auth=False)
+EVENTS: Final = ListEndpoint("/events", _list_of("events", parse_event, "Event"), auth=False)
+POSITIONS: Final = ListEndpoint("/portfolio/positions", parse_positions_page, auth=True)
+FILLS: Final = ListEndpoint("/portfolio/fills", _list_of("fills", parse_fill, "Fill"), auth=True)
+SETTLEMENTS: Final = ListEndpoint(
+    "/portfolio/settlements",
+    _list_of("settlements", parse_settlement, "Settlement"),
+    auth=True,
+)
+ORDERS: Final = ListEndpoint(
+    "/portfolio/orders", _list_of("orders", parse_order, "Order"), auth=True
+)
 
 
 def kalshi_base_url(mode: KalshiMode, environ: Mapping[str, str]) -> str | None:
@@ -439,150 +533,89 @@ class KalshiClient:
             self.stats.parse_errors += 1
             logger.warning("skipping a malformed Kalshi record: %s", error)
 
-    async def _pages(
+    def _list_params(
+        self, endpoint: ListEndpoint[Any], limit: int | None, filters: Mapping[str, Any]
+    ) -> dict[str, ParamValue]:
+        max_limit = MAX_LIMIT[endpoint.path]
+        if limit is not None and not 1 <= limit <= max_limit:
+            raise ValueError(f"limit for {endpoint.path} must be between 1 and {max_limit}")
+        # A false flag is the API's default: it is not sent at all.
+        params = {key: None if value is False else value for key, value in filters.items()}
+        return {"limit": limit, **params}
+
+    async def _page(self, endpoint: ListEndpoint[P], params: Mapping[str, ParamValue]) -> P:
+        body = await self.request_json("GET", endpoint.path, params, auth=endpoint.auth)
+        page = endpoint.parse(body)
+        self._record_errors(page.errors)
+        return page
+
+    async def _get_page(
         self,
-        path: str,
-        params: Mapping[str, ParamValue],
-        parse: Callable[[Any], P],
-        *,
-        auth: bool,
+        endpoint: ListEndpoint[P],
+        limit: int | None,
+        cursor: str | None,
+        filters: Mapping[str, Any],
+    ) -> P:
+        return await self._page(
+            endpoint, {**self._list_params(endpoint, limit, filters), "cursor": cursor}
+        )
+
+    def _iter_pages(
+        self, endpoint: ListEndpoint[P], limit: int | None, filters: Mapping[str, Any]
     ) -> AsyncIterator[P]:
-        query = dict(params)
+        # Validate now (a bad limit fails at the call, not at the first iteration).
+        return self._follow(endpoint, self._list_params(endpoint, limit, filters))
+
+    async def _follow(
+        self, endpoint: ListEndpoint[P], params: dict[str, ParamValue]
+    ) -> AsyncIterator[P]:
         seen: set[str] = set()
         while True:
-            page = parse(await self.request_json("GET", path, query, auth=auth))
-            self._record_errors(page.errors)
+            page = await self._page(endpoint, params)
             yield page
             cursor = page.cursor
             if cursor is None:
                 return
             if cursor in seen:
                 raise ParseError(
-                    record=f"{path} page", field="cursor", problem="repeats an earlier cursor"
+                    record=f"{endpoint.path} page",
+                    field="cursor",
+                    problem="repeats an earlier cursor",
                 )
             seen.add(cursor)
-            query["cursor"] = cursor
+            params = {**params, "cursor": cursor}
 
     async def _items(self, pages: AsyncIterator[ParsedPage[T]]) -> AsyncIterator[T]:
         async for page in pages:
             for item in page.items:
                 yield item
 
-    @staticmethod
-    def _limit(path: str, limit: int | None) -> int | None:
-        if limit is not None and not 1 <= limit <= MAX_LIMIT[path]:
-            raise ValueError(f"limit for {path} must be between 1 and {MAX_LIMIT[path]}")
-        return limit
-
-    def _list_parser(
-        self, key: str, parser: Callable[[object], T], record: str
-    ) -> Callable[[Any], ParsedPage[T]]:
-        return lambda body: parse_page(body, key, parser, record=record)
-
     # -- exchange ----------------------------------------------------------------------
     async def get_exchange_status(self) -> ExchangeStatus:
         return parse_exchange_status(await self.request_json("GET", "/exchange/status", auth=False))
 
     # -- markets -----------------------------------------------------------------------
-    def _market_params(
-        self,
-        *,
-        limit: int | None,
-        cursor: str | None,
-        event_ticker: str | None,
-        series_ticker: str | None,
-        tickers: Sequence[str] | None,
-        status: str | None,
-        mve_filter: str | None,
-        min_created_ts: Timestamp | None,
-        max_created_ts: Timestamp | None,
-        min_close_ts: Timestamp | None,
-        max_close_ts: Timestamp | None,
-        min_settled_ts: Timestamp | None,
-        max_settled_ts: Timestamp | None,
-        min_updated_ts: Timestamp | None,
-    ) -> dict[str, ParamValue]:
-        return {
-            "limit": self._limit("/markets", limit),
-            "cursor": cursor,
-            "event_ticker": event_ticker,
-            "series_ticker": series_ticker,
-            "tickers": tickers,
-            "status": status,
-            "mve_filter": mve_filter,
-            "min_created_ts": min_created_ts,
-            "max_created_ts": max_created_ts,
-            "min_close_ts": min_close_ts,
-            "max_close_ts": max_close_ts,
-            "min_settled_ts": min_settled_ts,
-            "max_settled_ts": max_settled_ts,
-            "min_updated_ts": min_updated_ts,
-        }
-
     async def get_markets(
         self,
         *,
         limit: int | None = None,
         cursor: str | None = None,
-        event_ticker: str | None = None,
-        series_ticker: str | None = None,
-        tickers: Sequence[str] | None = None,
-        status: str | None = None,
-        mve_filter: str | None = None,
-        min_created_ts: Timestamp | None = None,
-        max_created_ts: Timestamp | None = None,
-        min_close_ts: Timestamp | None = None,
-        max_close_ts: Timestamp | None = None,
-        min_settled_ts: Timestamp | None = None,
-        max_settled_ts: Timestamp | None = None,
-        min_updated_ts: Timestamp | None = None,
+        **filters: Unpack[MarketFilters],
     ) -> ParsedPage[Market]:
         """One page of GET /markets (every filter of reference A4.2)."""
-        params = self._market_params(
-            limit=limit, cursor=cursor, event_ticker=event_ticker, series_ticker=series_ticker,
-            tickers=tickers, status=status, mve_filter=mve_filter,
-            min_created_ts=min_created_ts, max_created_ts=max_created_ts,
-            min_close_ts=min_close_ts, max_close_ts=max_close_ts,
-            min_settled_ts=min_settled_ts, max_settled_ts=max_settled_ts,
-            min_updated_ts=min_updated_ts,
-        )  # fmt: skip
-        body = await self.request_json("GET", "/markets", params, auth=False)
-        page = parse_page(body, "markets", parse_market, record="Market")
-        self._record_errors(page.errors)
-        return page
+        return await self._get_page(MARKETS, limit, cursor, filters)
 
     def iter_market_pages(
-        self,
-        *,
-        limit: int | None = None,
-        event_ticker: str | None = None,
-        series_ticker: str | None = None,
-        tickers: Sequence[str] | None = None,
-        status: str | None = None,
-        mve_filter: str | None = None,
-        min_created_ts: Timestamp | None = None,
-        max_created_ts: Timestamp | None = None,
-        min_close_ts: Timestamp | None = None,
-        max_close_ts: Timestamp | None = None,
-        min_settled_ts: Timestamp | None = None,
-        max_settled_ts: Timestamp | None = None,
-        min_updated_ts: Timestamp | None = None,
+        self, *, limit: int | None = None, **filters: Unpack[MarketFilters]
     ) -> AsyncIterator[ParsedPage[Market]]:
         """Every page of GET /markets, following `cursor` to the end."""
-        params = self._market_params(
-            limit=limit, cursor=None, event_ticker=event_ticker, series_ticker=series_ticker,
-            tickers=tickers, status=status, mve_filter=mve_filter,
-            min_created_ts=min_created_ts, max_created_ts=max_created_ts,
-            min_close_ts=min_close_ts, max_close_ts=max_close_ts,
-            min_settled_ts=min_settled_ts, max_settled_ts=max_settled_ts,
-            min_updated_ts=min_updated_ts,
-        )  # fmt: skip
-        parse = self._list_parser("markets", parse_market, "Market")
-        return self._pages("/markets", params, parse, auth=False)
+        return self._iter_pages(MARKETS, limit, filters)
 
-    def iter_markets(self, **filters: Any) -> AsyncIterator[Market]:
-        """Every market matching the filters of `iter_market_pages`, across all pages."""
-        return self._items(self.iter_market_pages(**filters))
+    def iter_markets(
+        self, *, limit: int | None = None, **filters: Unpack[MarketFilters]
+    ) -> AsyncIterator[Market]:
+        """Every market matching the filters, across all pages."""
+        return self._items(self._iter_pages(MARKETS, limit, filters))
 
     async def get_market(self, ticker: str) -> Market:
         body = await self.request_json("GET", f"/markets/{_segment(ticker)}", auth=False)
@@ -597,107 +630,34 @@ class KalshiClient:
         )
         return parse_orderbook(body, ticker)
 
-    def _trade_params(
-        self,
-        limit: int | None,
-        cursor: str | None,
-        ticker: str | None,
-        min_ts: Timestamp | None,
-        max_ts: Timestamp | None,
-    ) -> dict[str, ParamValue]:
-        return {
-            "limit": self._limit("/markets/trades", limit),
-            "cursor": cursor,
-            "ticker": ticker,
-            "min_ts": min_ts,
-            "max_ts": max_ts,
-        }
-
     async def get_trades(
         self,
         *,
         limit: int | None = None,
         cursor: str | None = None,
-        ticker: str | None = None,
-        min_ts: Timestamp | None = None,
-        max_ts: Timestamp | None = None,
+        **filters: Unpack[TradeFilters],
     ) -> ParsedPage[Trade]:
-        params = self._trade_params(limit, cursor, ticker, min_ts, max_ts)
-        body = await self.request_json("GET", "/markets/trades", params, auth=False)
-        page = parse_page(body, "trades", parse_trade, record="Trade")
-        self._record_errors(page.errors)
-        return page
+        return await self._get_page(TRADES, limit, cursor, filters)
 
     def iter_trades(
-        self,
-        *,
-        limit: int | None = None,
-        ticker: str | None = None,
-        min_ts: Timestamp | None = None,
-        max_ts: Timestamp | None = None,
+        self, *, limit: int | None = None, **filters: Unpack[TradeFilters]
     ) -> AsyncIterator[Trade]:
-        params = self._trade_params(limit, None, ticker, min_ts, max_ts)
-        parse = self._list_parser("trades", parse_trade, "Trade")
-        return self._items(self._pages("/markets/trades", params, parse, auth=False))
+        return self._items(self._iter_pages(TRADES, limit, filters))
 
     # -- events and series -------------------------------------------------------------
-    def _event_params(
-        self,
-        *,
-        limit: int | None,
-        cursor: str | None,
-        status: str | None,
-        series_ticker: str | None,
-        with_nested_markets: bool,
-        tickers: Sequence[str] | None,
-        min_close_ts: Timestamp | None,
-    ) -> dict[str, ParamValue]:
-        return {
-            "limit": self._limit("/events", limit),
-            "cursor": cursor,
-            "status": status,
-            "series_ticker": series_ticker,
-            "with_nested_markets": with_nested_markets or None,
-            "tickers": tickers,
-            "min_close_ts": min_close_ts,
-        }
-
     async def get_events(
         self,
         *,
         limit: int | None = None,
         cursor: str | None = None,
-        status: str | None = None,
-        series_ticker: str | None = None,
-        with_nested_markets: bool = False,
-        tickers: Sequence[str] | None = None,
-        min_close_ts: Timestamp | None = None,
+        **filters: Unpack[EventFilters],
     ) -> ParsedPage[Event]:
-        params = self._event_params(
-            limit=limit, cursor=cursor, status=status, series_ticker=series_ticker,
-            with_nested_markets=with_nested_markets, tickers=tickers, min_close_ts=min_close_ts,
-        )  # fmt: skip
-        body = await self.request_json("GET", "/events", params, auth=False)
-        page = parse_page(body, "events", parse_event, record="Event")
-        self._record_errors(page.errors)
-        return page
+        return await self._get_page(EVENTS, limit, cursor, filters)
 
     def iter_events(
-        self,
-        *,
-        limit: int | None = None,
-        status: str | None = None,
-        series_ticker: str | None = None,
-        with_nested_markets: bool = False,
-        tickers: Sequence[str] | None = None,
-        min_close_ts: Timestamp | None = None,
+        self, *, limit: int | None = None, **filters: Unpack[EventFilters]
     ) -> AsyncIterator[Event]:
-        params = self._event_params(
-            limit=limit, cursor=None, status=status, series_ticker=series_ticker,
-            with_nested_markets=with_nested_markets, tickers=tickers, min_close_ts=min_close_ts,
-        )  # fmt: skip
-        parse = self._list_parser("events", parse_event, "Event")
-        return self._items(self._pages("/events", params, parse, auth=False))
+        return self._items(self._iter_pages(EVENTS, limit, filters))
 
     async def get_event(self, event_ticker: str, *, with_nested_markets: bool = False) -> Event:
         body = await self.request_json(
@@ -731,145 +691,61 @@ class KalshiClient:
             "tags": tags,
             "include_volume": include_volume or None,
         }
-        body = await self.request_json("GET", "/series", params, auth=False)
-        page = parse_page(body, "series", parse_series, record="Series")
-        self._record_errors(page.errors)
-        return page
+        return await self._page(SERIES, params)
 
     # -- portfolio ---------------------------------------------------------------------
     async def get_balance(self) -> Balance:
         """Available balance in DOLLARS (the API's `balance` is cents)."""
         return parse_balance(await self.request_json("GET", "/portfolio/balance"))
 
-    def _position_params(
-        self,
-        *,
-        limit: int | None,
-        cursor: str | None,
-        ticker: str | None,
-        event_ticker: str | None,
-        count_filter: Sequence[str] | None,
-        settlement_status: str | None,
-    ) -> dict[str, ParamValue]:
-        return {
-            "limit": self._limit("/portfolio/positions", limit),
-            "cursor": cursor,
-            "ticker": ticker,
-            "event_ticker": event_ticker,
-            "count_filter": count_filter,
-            "settlement_status": settlement_status,
-        }
-
     async def get_positions(
         self,
         *,
         limit: int | None = None,
         cursor: str | None = None,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        count_filter: Sequence[str] | None = None,
-        settlement_status: str | None = None,
+        **filters: Unpack[PositionFilters],
     ) -> PositionsPage:
         """One page of positions: `market_positions` AND `event_positions`."""
-        params = self._position_params(
-            limit=limit, cursor=cursor, ticker=ticker, event_ticker=event_ticker,
-            count_filter=count_filter, settlement_status=settlement_status,
-        )  # fmt: skip
-        page = parse_positions_page(await self.request_json("GET", "/portfolio/positions", params))
-        self._record_errors(page.errors)
-        return page
+        return await self._get_page(POSITIONS, limit, cursor, filters)
 
     def iter_position_pages(
-        self,
-        *,
-        limit: int | None = None,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        count_filter: Sequence[str] | None = None,
-        settlement_status: str | None = None,
+        self, *, limit: int | None = None, **filters: Unpack[PositionFilters]
     ) -> AsyncIterator[PositionsPage]:
-        params = self._position_params(
-            limit=limit, cursor=None, ticker=ticker, event_ticker=event_ticker,
-            count_filter=count_filter, settlement_status=settlement_status,
-        )  # fmt: skip
-        return self._pages("/portfolio/positions", params, parse_positions_page, auth=True)
-
-    def _portfolio_params(
-        self,
-        path: str,
-        limit: int | None,
-        cursor: str | None,
-        extra: Mapping[str, ParamValue],
-    ) -> dict[str, ParamValue]:
-        return {"limit": self._limit(path, limit), "cursor": cursor, **extra}
+        return self._iter_pages(POSITIONS, limit, filters)
 
     async def get_fills(
-        self,
-        *,
-        limit: int | None = None,
-        cursor: str | None = None,
-        ticker: str | None = None,
-        order_id: str | None = None,
-        min_ts: Timestamp | None = None,
-        max_ts: Timestamp | None = None,
+        self, *, limit: int | None = None, cursor: str | None = None, **filters: Unpack[FillFilters]
     ) -> ParsedPage[Fill]:
-        extra = {"ticker": ticker, "order_id": order_id, "min_ts": min_ts, "max_ts": max_ts}
-        params = self._portfolio_params("/portfolio/fills", limit, cursor, extra)
-        body = await self.request_json("GET", "/portfolio/fills", params)
-        page = parse_page(body, "fills", parse_fill, record="Fill")
-        self._record_errors(page.errors)
-        return page
+        return await self._get_page(FILLS, limit, cursor, filters)
 
     def iter_fill_pages(
-        self,
-        *,
-        limit: int | None = None,
-        ticker: str | None = None,
-        order_id: str | None = None,
-        min_ts: Timestamp | None = None,
-        max_ts: Timestamp | None = None,
+        self, *, limit: int | None = None, **filters: Unpack[FillFilters]
     ) -> AsyncIterator[ParsedPage[Fill]]:
-        extra = {"ticker": ticker, "order_id": order_id, "min_ts": min_ts, "max_ts": max_ts}
-        params = self._portfolio_params("/portfolio/fills", limit, None, extra)
-        parse = self._list_parser("fills", parse_fill, "Fill")
-        return self._pages("/portfolio/fills", params, parse, auth=True)
+        return self._iter_pages(FILLS, limit, filters)
 
-    def iter_fills(self, **filters: Any) -> AsyncIterator[Fill]:
-        return self._items(self.iter_fill_pages(**filters))
+    def iter_fills(
+        self, *, limit: int | None = None, **filters: Unpack[FillFilters]
+    ) -> AsyncIterator[Fill]:
+        return self._items(self._iter_pages(FILLS, limit, filters))
 
     async def get_settlements(
         self,
         *,
         limit: int | None = None,
         cursor: str | None = None,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        min_ts: Timestamp | None = None,
-        max_ts: Timestamp | None = None,
+        **filters: Unpack[SettlementFilters],
     ) -> ParsedPage[Settlement]:
-        extra = {"ticker": ticker, "event_ticker": event_ticker, "min_ts": min_ts, "max_ts": max_ts}
-        params = self._portfolio_params("/portfolio/settlements", limit, cursor, extra)
-        body = await self.request_json("GET", "/portfolio/settlements", params)
-        page = parse_page(body, "settlements", parse_settlement, record="Settlement")
-        self._record_errors(page.errors)
-        return page
+        return await self._get_page(SETTLEMENTS, limit, cursor, filters)
 
     def iter_settlement_pages(
-        self,
-        *,
-        limit: int | None = None,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        min_ts: Timestamp | None = None,
-        max_ts: Timestamp | None = None,
+        self, *, limit: int | None = None, **filters: Unpack[SettlementFilters]
     ) -> AsyncIterator[ParsedPage[Settlement]]:
-        extra = {"ticker": ticker, "event_ticker": event_ticker, "min_ts": min_ts, "max_ts": max_ts}
-        params = self._portfolio_params("/portfolio/settlements", limit, None, extra)
-        parse = self._list_parser("settlements", parse_settlement, "Settlement")
-        return self._pages("/portfolio/settlements", params, parse, auth=True)
+        return self._iter_pages(SETTLEMENTS, limit, filters)
 
-    def iter_settlements(self, **filters: Any) -> AsyncIterator[Settlement]:
-        return self._items(self.iter_settlement_pages(**filters))
+    def iter_settlements(
+        self, *, limit: int | None = None, **filters: Unpack[SettlementFilters]
+    ) -> AsyncIterator[Settlement]:
+        return self._items(self._iter_pages(SETTLEMENTS, limit, filters))
 
     # -- orders (read only) ------------------------------------------------------------
     async def get_orders(
@@ -877,39 +753,14 @@ class KalshiClient:
         *,
         limit: int | None = None,
         cursor: str | None = None,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        status: str | None = None,
-        min_ts: Timestamp | None = None,
-        max_ts: Timestamp | None = None,
+        **filters: Unpack[OrderFilters],
     ) -> ParsedPage[Order]:
-        extra = {
-            "ticker": ticker, "event_ticker": event_ticker, "status": status,
-            "min_ts": min_ts, "max_ts": max_ts,
-        }  # fmt: skip
-        params = self._portfolio_params("/portfolio/orders", limit, cursor, extra)
-        body = await self.request_json("GET", "/portfolio/orders", params)
-        page = parse_page(body, "orders", parse_order, record="Order")
-        self._record_errors(page.errors)
-        return page
+        return await self._get_page(ORDERS, limit, cursor, filters)
 
     def iter_orders(
-        self,
-        *,
-        limit: int | None = None,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        status: str | None = None,
-        min_ts: Timestamp | None = None,
-        max_ts: Timestamp | None = None,
+        self, *, limit: int | None = None, **filters: Unpack[OrderFilters]
     ) -> AsyncIterator[Order]:
-        extra = {
-            "ticker": ticker, "event_ticker": event_ticker, "status": status,
-            "min_ts": min_ts, "max_ts": max_ts,
-        }  # fmt: skip
-        params = self._portfolio_params("/portfolio/orders", limit, None, extra)
-        parse = self._list_parser("orders", parse_order, "Order")
-        return self._items(self._pages("/portfolio/orders", params, parse, auth=True))
+        return self._items(self._iter_pages(ORDERS, limit, filters))
 
     async def get_order(self, order_id: str) -> Order:
         body = await self.request_json("GET", f"/portfolio/orders/{_segment(order_id)}")
