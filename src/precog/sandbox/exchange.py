@@ -23,7 +23,7 @@ import datetime as dt
 import random
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -87,6 +87,17 @@ _SERIES = (
     ("KXSIMCPI", "Simulated monthly CPI", "Economics", "monthly", ["Inflation"]),
     ("KXSIMRATE", "Simulated policy rate", "Financials", "custom", ["Rates"]),
 )
+
+
+def time_window(q: dict[str, str]) -> Callable[[dt.datetime], bool]:
+    """The `min_ts` / `max_ts` query filters (unix seconds, inclusive) as a predicate."""
+    min_ts, max_ts = parse_int(q.get("min_ts"), "min_ts"), parse_int(q.get("max_ts"), "max_ts")
+
+    def in_window(when: dt.datetime) -> bool:
+        ts = when.timestamp()
+        return (min_ts is None or ts >= min_ts) and (max_ts is None or ts <= max_ts)
+
+    return in_window
 
 
 # ------------------------------------------------------------------------------ exchange
@@ -582,14 +593,11 @@ class SandboxExchange:
     def list_trades(self, q: dict[str, str]) -> dict[str, Any]:
         limit = parse_limit(q.get("limit"), "trades")
         ticker = q.get("ticker") or None
-        min_ts, max_ts = parse_int(q.get("min_ts"), "min_ts"), parse_int(q.get("max_ts"), "max_ts")
+        in_window = time_window(q)
 
         def keep(t: SimTrade) -> bool:
-            ts = t.created_time.timestamp()
             return not (
-                (ticker is not None and t.ticker != ticker)
-                or (min_ts is not None and ts < min_ts)
-                or (max_ts is not None and ts > max_ts)
+                (ticker is not None and t.ticker != ticker) or not in_window(t.created_time)
             )
 
         with self._lock:
@@ -727,15 +735,13 @@ class SandboxExchange:
     def list_fills(self, q: dict[str, str]) -> dict[str, Any]:
         limit = parse_limit(q.get("limit"), "fills")
         ticker, order_id = q.get("ticker") or None, q.get("order_id") or None
-        min_ts, max_ts = parse_int(q.get("min_ts"), "min_ts"), parse_int(q.get("max_ts"), "max_ts")
+        in_window = time_window(q)
 
         def keep(f: SimFill) -> bool:
-            ts = f.created_time.timestamp()
             return not (
                 (ticker is not None and f.ticker != ticker)
                 or (order_id is not None and f.order_id != order_id)
-                or (min_ts is not None and ts < min_ts)
-                or (max_ts is not None and ts > max_ts)
+                or not in_window(f.created_time)
             )
 
         with self._lock:
@@ -745,15 +751,13 @@ class SandboxExchange:
     def list_settlements(self, q: dict[str, str]) -> dict[str, Any]:
         limit = parse_limit(q.get("limit"), "settlements")
         ticker, event = q.get("ticker") or None, q.get("event_ticker") or None
-        min_ts, max_ts = parse_int(q.get("min_ts"), "min_ts"), parse_int(q.get("max_ts"), "max_ts")
+        in_window = time_window(q)
 
         def keep(s: SimSettlement) -> bool:
-            ts = s.settled_time.timestamp()
             return not (
                 (ticker is not None and s.ticker != ticker)
                 or (event is not None and s.event_ticker != event)
-                or (min_ts is not None and ts < min_ts)
-                or (max_ts is not None and ts > max_ts)
+                or not in_window(s.settled_time)
             )
 
         with self._lock:
@@ -769,16 +773,14 @@ class SandboxExchange:
         status = q.get("status") or None
         if status is not None and status not in ORDER_STATUSES:
             raise bad_request(f"status must be one of resting, canceled, executed, got {status!r}")
-        min_ts, max_ts = parse_int(q.get("min_ts"), "min_ts"), parse_int(q.get("max_ts"), "max_ts")
+        in_window = time_window(q)
 
         def keep(o: SimOrder) -> bool:
-            ts = o.created_time.timestamp()
             return not (
                 (ticker is not None and o.ticker != ticker)
                 or (events is not None and o.event_ticker not in events)
                 or (status is not None and o.status != status)
-                or (min_ts is not None and ts < min_ts)
-                or (max_ts is not None and ts > max_ts)
+                or not in_window(o.created_time)
             )
 
         with self._lock:
