@@ -174,17 +174,33 @@ def test_code_run_in_a_measured_subprocess_counts(project: GateProject) -> None:
     assert audit.returncode == 0, audit.stdout
 
 
-def test_unapproved_skip_fails_the_run_and_the_gate(project: GateProject) -> None:
-    project.write("tests/unit/test_widget.py", PASSING_UNIT)
-    project.write(
-        "tests/unit/test_skipper.py",
-        """
-        import pytest
+# A test that skips itself, inside the temporary project (the gate must reject it).
+SKIPPING_UNIT = """
+import pytest
 
-        def test_skipped():
-            pytest.skip("not today")
-        """,
-    )
+def test_skipped():
+    pytest.skip("waiting for the vendor")
+"""
+
+
+def write_skip_project(project: GateProject, *, approval_expires: str | None) -> None:
+    project.write("tests/unit/test_widget.py", PASSING_UNIT)
+    project.write("tests/unit/test_skipper.py", SKIPPING_UNIT)
+    if approval_expires is not None:
+        project.write(
+            "tests/skip_approvals.toml",
+            f"""
+            [[approval]]
+            id = "tests/unit/test_skipper.py::test_skipped"
+            reason = "vendor sandbox down"
+            issue = "https://example.invalid/issues/1"
+            expires = {approval_expires}
+            """,
+        )
+
+
+def test_unapproved_skip_fails_the_run_and_the_gate(project: GateProject) -> None:
+    write_skip_project(project, approval_expires=None)
     run = project.run_pytest()
     assert run.ret == pytest.ExitCode.TESTS_FAILED
     run.stdout.fnmatch_lines(["*unapproved skips / xfails*", "*test_skipped: skipped, not listed*"])
@@ -192,52 +208,14 @@ def test_unapproved_skip_fails_the_run_and_the_gate(project: GateProject) -> Non
 
 
 def test_expired_approval_fails_the_run(project: GateProject) -> None:
-    project.write("tests/unit/test_widget.py", PASSING_UNIT)
-    project.write(
-        "tests/unit/test_skipper.py",
-        """
-        import pytest
-
-        def test_skipped():
-            pytest.skip("waiting for the vendor")
-        """,
-    )
-    project.write(
-        "tests/skip_approvals.toml",
-        """
-        [[approval]]
-        id = "tests/unit/test_skipper.py::test_skipped"
-        reason = "vendor sandbox down"
-        issue = "https://example.invalid/issues/1"
-        expires = 2020-01-01
-        """,
-    )
+    write_skip_project(project, approval_expires="2020-01-01")
     run = project.run_pytest()
     assert run.ret == pytest.ExitCode.TESTS_FAILED
     run.stdout.fnmatch_lines(["*test_skipped: skipped, approval expired on 2020-01-01*"])
 
 
 def test_active_approval_lets_a_skip_through(project: GateProject) -> None:
-    project.write("tests/unit/test_widget.py", PASSING_UNIT)
-    project.write(
-        "tests/unit/test_skipper.py",
-        """
-        import pytest
-
-        def test_skipped():
-            pytest.skip("waiting for the vendor")
-        """,
-    )
-    project.write(
-        "tests/skip_approvals.toml",
-        """
-        [[approval]]
-        id = "tests/unit/test_skipper.py::test_skipped"
-        reason = "vendor sandbox down"
-        issue = "https://example.invalid/issues/1"
-        expires = 2999-01-01
-        """,
-    )
+    write_skip_project(project, approval_expires="2999-01-01")
     run = project.run_pytest()
     assert run.ret == pytest.ExitCode.OK
     assert project.run_audit().returncode == 0
