@@ -171,7 +171,6 @@ class SpeedComparer:
         with self._paused():
             n_base = await self._calibrate_async(baseline)
             n_cand = await self._calibrate_async(candidate)
-            samples: list[tuple[list[float], list[float]]] = []
             for _attempt in range(2):
                 base: list[float] = []
                 cand: list[float] = []
@@ -182,7 +181,6 @@ class SpeedComparer:
                         for _ in range(number):
                             await fn()
                         bucket.append((time.perf_counter() - start) / number)
-                samples.append((base, cand))
                 result = self._result(
                     base, cand, baseline_name, candidate_name, min_speedup, repeats, n_base, n_cand
                 )
