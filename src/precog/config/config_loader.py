@@ -27,7 +27,6 @@ a failed reload raises `ConfigError` and keeps serving the previous snapshot.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import os
 import re
@@ -400,7 +399,7 @@ class ConfigLoader:
                 self._outcome, self._finished = outcome, number
             outcome = self._outcome
         if isinstance(outcome, ConfigError):
-            raise copy.copy(outcome) from None  # each caller gets its own traceback
+            raise outcome.with_traceback(None)  # shared by every caller of that build
         assert outcome is not None
         return outcome
 
