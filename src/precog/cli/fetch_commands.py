@@ -19,7 +19,6 @@ the server's reason), exchange unreachable after retries 4.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -170,7 +169,9 @@ def _stored_text(stored: Mapping[str, int] | None) -> str:
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
-    asyncio.run(coro)
+    from precog.utils import event_loop
+
+    event_loop.run(coro)
 
 
 # ------------------------------------------------------------------ balance

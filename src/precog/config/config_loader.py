@@ -397,11 +397,11 @@ class ConfigLoader:
                 if isinstance(outcome, Settings):
                     self._settings = outcome  # one reference assignment: old or new
                 self._outcome, self._finished = outcome, number
-            outcome = self._outcome
-        if isinstance(outcome, ConfigError):
-            raise outcome.with_traceback(None)  # shared by every caller of that build
-        assert outcome is not None
-        return outcome
+            shared = self._outcome
+        if isinstance(shared, ConfigError):
+            raise shared.with_traceback(None)  # shared by every caller of that build
+        assert shared is not None
+        return shared
 
     def get(self, key: str) -> Any:
         """A value by dotted path, e.g. "data_sources.kalshi.poll_interval_seconds"."""
