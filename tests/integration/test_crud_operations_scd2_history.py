@@ -61,13 +61,13 @@ async def test_defect1_the_issue_reproduction_ends_at_the_newest_observation(
                                          snap("B", "0.90", 15)])  # fmt: skip
         current_a = await crud.get_current_market(conn, "A")
         current_b = await crud.get_current_market(conn, "B")
+        assert current_a is not None
+        assert current_b is not None
+        assert current_a.yes_bid == current_b.yes_bid == Decimal("0.1000")
         history_a = await _history(conn, "A")
         history_b = await _history(conn, "B")
         confirmed_a = await _confirmed(conn, "A")
         confirmed_b = await _confirmed(conn, "B")
-    assert current_a is not None
-    assert current_b is not None
-    assert current_a.yes_bid == current_b.yes_bid == Decimal("0.1000")
     assert confirm == UpsertResult(unchanged=1)
     # 15 lies inside the span 10..20 that two observations confirmed as 0.10: where a 0.90
     # would end depends on observations nobody stored, so it is stale (the documented rule).
