@@ -239,7 +239,10 @@ def _param(table: Scd2Table, column: Column, value: Any) -> Any:
         ) from None
 
 
-def _validate(table: Scd2Table, obs: Observation) -> None:
+_PLAIN = frozenset({str, int, bool, float, Decimal, type(None)})
+
+
+def _validate(table: Scd2Table, obs: Observation, expected: set[str]) -> None:
     if len(obs.key) != len(table.business_key):
         raise ValueError(f"{table.name}: key {obs.key!r} must have {len(table.business_key)} parts")
     for column, part in zip(table.business_key, obs.key, strict=True):
@@ -252,8 +255,7 @@ def _validate(table: Scd2Table, obs: Observation) -> None:
             )
     if obs.observed_at.tzinfo is None or obs.observed_at.utcoffset() is None:
         raise ValueError(f"{table.name}: observed_at of {obs.key!r} must be timezone-aware")
-    if obs.values.keys() != set(table.tracked_names):
-        expected = set(table.tracked_names)
+    if obs.values.keys() != expected:
         missing = sorted(expected - set(obs.values))
         extra = sorted(set(obs.values) - expected)
         raise ValueError(f"{table.name}: {obs.key!r} missing {missing}, unknown {extra}")
@@ -265,11 +267,17 @@ def prepare(table: Scd2Table, observations: Sequence[Observation]) -> tuple[list
     Returns the prepared observations and how many exact duplicates were dropped.
     """
     latest: dict[tuple[tuple[Any, ...], datetime], _Prepared] = {}
+    columns = [(c, c.is_json) for c in (*table.business_key, *table.tracked)]
+    names = table.tracked_names
+    expected = set(names)
     for obs in observations:
-        _validate(table, obs)
+        _validate(table, obs, expected)
+        values = (*obs.key, *(obs.values[name] for name in names))
         params = tuple(
-            _param(table, c, part) for c, part in zip(table.business_key, obs.key, strict=True)
-        ) + tuple(_param(table, c, obs.values[c.name]) for c in table.tracked)
+            # Fast path for the common case: plain scalars go out as they are.
+            value if not is_json and type(value) in _PLAIN else _param(table, column, value)
+            for (column, is_json), value in zip(columns, values, strict=True)
+        )
         at = obs.observed_at.astimezone(UTC)  # instants, not wall clocks
         latest[(obs.key, at)] = _Prepared(obs.key, at, params)
     return list(latest.values()), len(observations) - len(latest)
@@ -307,9 +315,12 @@ WITH u AS (SELECT * FROM unnest({in_arrays}) WITH ORDINALITY AS u(ts, {bk}, {tr}
 i AS (SELECT k.{key_id} AS key_id, u.ord, u.ts, {u_tr} FROM u JOIN {keys} k ON {k_is_u}),
 b AS (SELECT key_id, min(ts) AS lo, max(ts) AS hi FROM i GROUP BY key_id),
 v AS (
-    SELECT t.id, t.{key_id} AS key_id, t.row_start_ts, t.row_end_ts, t.row_observed_ts, {t_tr}
-    FROM b JOIN {table} t ON t.{key_id} = b.key_id
-        AND tstzrange(t.row_start_ts, t.row_end_ts, '[)') && tstzrange(b.lo, b.hi, '[]')
+    SELECT s.* FROM b CROSS JOIN LATERAL (
+        SELECT t.id, t.{key_id} AS key_id, t.row_start_ts, t.row_end_ts, t.row_observed_ts,
+            {t_tr}
+        FROM {table} t WHERE t.{key_id} = b.key_id
+            AND tstzrange(t.row_start_ts, t.row_end_ts, '[)') && tstzrange(b.lo, b.hi, '[]')
+        OFFSET 0) s  -- per key through the exclusion index, never a scan of the table
     UNION ALL
     SELECT s.* FROM b CROSS JOIN LATERAL (
         SELECT t.id, t.{key_id}, t.row_start_ts, t.row_end_ts, t.row_observed_ts, {t_tr}
