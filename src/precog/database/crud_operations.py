@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -58,6 +58,7 @@ from precog.database.scd2 import (
     DEFAULT_RETRY,
     Column,
     Observation,
+    Patch,
     Scd2Table,
     Scd2Writer,
     UpsertResult,
@@ -609,8 +610,10 @@ async def insert_settlements(conn: Conn, settlements: Sequence[SettlementInput])
     """Append settlements (idempotent per platform and ticker) and finalize their markets.
 
     A market with a current version gets a new `finalized` version carrying the result, at
-    the settlement time — or just after its current version if that is later (history is
-    never rewritten). Markets never observed keep only their key.
+    the settlement time — or just after its current version's last confirmation if that is
+    later (history is never rewritten). The current version is read under the SCD2 writer's
+    key lock, so a concurrent market update is never lost or reverted. Markets never
+    observed keep only their key.
     """
     if not settlements:
         return InsertResult(0, 0)
@@ -641,27 +644,15 @@ async def insert_settlements(conn: Conn, settlements: Sequence[SettlementInput])
 
 
 async def _finalize_markets(conn: Conn, settled: Sequence[tuple[Any, ...]]) -> None:
-    if not settled:
-        return
-    by_ticker = {str(r[0]): r for r in settled}
-    current = await _fetch(
-        conn,
-        MarketRow,
-        sql.SQL("SELECT {} FROM markets WHERE row_current_ind AND ticker = ANY(%s)").format(
-            _MARKET_COLS
-        ),
-        (list(by_ticker),),
-    )
-    observations = []
-    for row in current:
-        _, result, value, settled_time = by_ticker[row.ticker]
-        at = max(settled_time, row.row_start_ts + timedelta(microseconds=1))
-        values = {c.name: getattr(row, c.name) for c in MARKETS.tracked}
-        values.update(status=SETTLED_STATUS, result=result)
+    # Through the writer's key lock: the current version is read only once no concurrent
+    # writer of the market can still change it.
+    patches = []
+    for ticker, result, value, settled_time in settled:
+        changes: dict[str, Any] = {"status": SETTLED_STATUS, "result": result}
         if value is not None:
-            values["settlement_value"] = value
-        observations.append(Observation((row.ticker,), values, at))
-    await _WRITERS["markets"].upsert(conn, observations)
+            changes["settlement_value"] = value
+        patches.append(Patch((str(ticker),), changes, settled_time))
+    await _WRITERS["markets"].patch_current(conn, patches)
 
 
 async def list_settlements(conn: Conn, ticker: str | None = None) -> list[SettlementRow]:
