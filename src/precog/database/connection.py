@@ -347,8 +347,12 @@ class Database:
             # Either every connection is busy, or the server is gone and none can be made:
             # a direct probe tells the two apart (and names the real cause).
             await self._probe()
-            if self.stats().get("pool_size", 0) < self.settings.max_size:
-                # Not full: the server just came back and the pool is still reconnecting.
+            stats = self.stats()
+            lost = sum(stats.get(k, 0) for k in ("connections_lost", "connections_errors"))
+            if stats.get("pool_size", 0) < self.settings.max_size and lost:
+                # Not full after losing connections: the server came back and the pool is
+                # still reconnecting. (Not full without any loss: it is still growing under
+                # load, which for the caller is exhaustion.)
                 raise DatabaseUnavailableError(
                     f"database at {self.description} is reachable again but the pool has not "
                     f"reconnected within {self.settings.timeout}s; retry the operation"
