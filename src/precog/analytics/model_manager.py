@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from precog.database import crud_models
 from precog.database.connection import Database
 from precog.database.crud_models import Conn, ModelRow, NewModel
-from precog.database.errors import CheckViolationError, UniqueViolationError
+from precog.database.errors import UniqueViolationError
 from precog.errors import ConfigError
 from precog.utils.clock import Clock, SystemClock
 
@@ -284,7 +284,11 @@ class ModelManager:
         self._allowed = None if allowed_classes is None else frozenset(allowed_classes)
 
     async def _run(self, work: Callable[[Conn], Awaitable[T]], *, write: bool = True) -> T:
-        """One connection (and transaction for writes); database refusals as model errors."""
+        """One connection (and transaction for writes); a lost activation race as a model error.
+
+        The advisory lock serializes activations made through this class; the one-active
+        index still refuses a concurrent writer that bypasses it.
+        """
         try:
             async with self._db.connection() as conn:
                 if not write:
@@ -296,12 +300,6 @@ class ModelManager:
                 raise IllegalTransitionError(
                     "another version of this model became active at the same time; "
                     "nothing was changed, look at `precog models list` and retry"
-                ) from exc
-            raise
-        except CheckViolationError as exc:
-            if exc.constraint == crud_models.CONFIG_IMMUTABLE_CHECK:
-                raise ImmutableConfigError(
-                    "a stored model config never changes; create a new version instead"
                 ) from exc
             raise
 
