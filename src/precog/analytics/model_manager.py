@@ -53,6 +53,11 @@ _VERSION = re.compile(r"(0|[1-9][0-9]{0,8})(?:\.(0|[1-9][0-9]{0,8}))?(?:\.(0|[1-
 ProbabilityModel = ModelRow  # the record every read returns
 
 
+def allowed_transition(current: str, target: str) -> bool:
+    """Whether the lifecycle lets a version in `current` move to `target`."""
+    return target in TRANSITIONS.get(current, ())
+
+
 # ---------------------------------------------------------------- errors
 
 
@@ -441,7 +446,7 @@ class ModelManager:
         async def work(conn: Conn) -> ModelRow:
             await crud_models.lock_model_name(conn, name)
             row = await _stored_row(conn, key)
-            if target not in TRANSITIONS[row.status]:
+            if not allowed_transition(row.status, target):
                 raise IllegalTransitionError(_illegal(row, target))
             at = self._clock.now()
             if target == "active":
