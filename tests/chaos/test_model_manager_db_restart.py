@@ -14,7 +14,7 @@ from precog.config.environment import Environment
 from precog.database import crud_models
 from precog.database.connection import Database, PoolSettings
 from precog.database.errors import DatabaseUnavailableError
-from tests.plugins.database import ChaosServer
+from tests.plugins.database import ChaosServer, lock_waiters
 from tests.plugins.waiting import eventually_async
 
 pytestmark = pytest.mark.module("model_manager")
@@ -26,16 +26,6 @@ def _statuses(url: str) -> dict[str, str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT version, status FROM probability_models").fetchall()
     return {str(v): str(s) for v, s in rows}
-
-
-async def _waiting_on_lock(url: str) -> bool:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as probe:
-        cur = await probe.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE '%%pg_advisory_xact_lock%%'"
-        )
-        row = await cur.fetchone()
-    return bool(row and row[0])
 
 
 async def test_crash_between_and_during_operations(chaos_server: ChaosServer) -> None:
@@ -57,7 +47,9 @@ async def test_crash_between_and_during_operations(chaos_server: ChaosServer) ->
             await crud_models.lock_model_name(holder, "elo-nfl")
             activation = asyncio.create_task(manager.activate("elo-nfl", "1.1"))
             await eventually_async(
-                lambda: _waiting_on_lock(url), timeout=20, what="activation waits on the lock"
+                lambda: lock_waiters(url, "%pg_advisory_xact_lock%"),
+                timeout=20,
+                what="the activation waits on the name's lock",
             )
             chaos_server.crash()
             with pytest.raises(DatabaseUnavailableError):

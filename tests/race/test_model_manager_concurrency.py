@@ -27,6 +27,7 @@ from precog.analytics.model_manager import (
 from precog.config.environment import Environment
 from precog.database.connection import Database, PoolSettings
 from precog.database.crud_models import ModelRow
+from tests.plugins.database import lock_waiters
 from tests.plugins.waiting import eventually_async
 
 pytestmark = pytest.mark.module("model_manager")
@@ -156,17 +157,11 @@ async def test_a_writer_bypassing_the_lock_is_caught_by_the_one_active_index(
             "WHERE version = '1.1.0'"
         )
         activation = asyncio.create_task(manager.activate("elo-nfl", "1.2"))
-
-        async def blocked() -> bool:
-            async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as probe:
-                cur = await probe.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE 'UPDATE probability_models%%'"
-                )
-                row = await cur.fetchone()
-            return bool(row and row[0])
-
-        await eventually_async(blocked, timeout=20, what="the activation waits on the rogue")
+        await eventually_async(
+            lambda: lock_waiters(db_url, "UPDATE probability_models%"),
+            timeout=20,
+            what="the activation waits on the rogue writer",
+        )
         await rogue.commit()
         with pytest.raises(IllegalTransitionError, match="became active at the same time"):
             async with asyncio.timeout(20):
