@@ -6,6 +6,8 @@
 - The database orders versions the same way (`list`, `latest`).
 - A config round-trips exactly through the real database: every Decimal digit and every
   number's type come back as validated.
+- The lifecycle, driven by a rule-based state machine against the real database, matches a
+  plain model and never has two active versions of a name.
 """
 
 from __future__ import annotations
@@ -19,12 +21,22 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from packaging.version import Version
 
-from precog.analytics.model_manager import ModelManager, ModelSpec, ModelVersion, validate_config
+from precog.analytics.model_manager import (
+    TRANSITIONS,
+    DuplicateVersionError,
+    IllegalTransitionError,
+    ModelManager,
+    ModelNotFoundError,
+    ModelSpec,
+    ModelVersion,
+    canonical_version,
+    validate_config,
+)
 from precog.config.environment import Environment
 from precog.database.connection import Database, PoolSettings
-from tests.plugins.database import truncate_all
 
 pytestmark = pytest.mark.module("model_manager")
 
@@ -146,7 +158,7 @@ def test_config_round_trips_exactly_through_the_database(session: _Session) -> N
     check()
 
 
-def test_the_database_orders_versions_like_model_version(db_url: str, session: _Session) -> None:
+def test_the_database_orders_versions_like_model_version(session: _Session) -> None:
     counter = itertools.count()
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -165,4 +177,71 @@ def test_the_database_orders_versions_like_model_version(db_url: str, session: _
         assert latest.version == str(unique[-1])
 
     check()
-    truncate_all(db_url)
+
+
+def test_lifecycle_matches_a_model_for_random_step_sequences(session: _Session) -> None:
+    """Random create/test/activate/deprecate sequences against the real database: every
+    step is accepted exactly when the lifecycle table allows it, the stored statuses equal a
+    plain model's, and no name ever has two active versions."""
+    examples = itertools.count()
+    versions = ["1.0", "1.1", "2.0"]
+    steps = {"testing": "start_testing", "active": "activate", "deprecated": "deprecate"}
+
+    class LifecycleMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            example = next(examples)  # names of its own: earlier examples' rows stay apart
+            self.names = {"a": f"a-{example}", "b": f"b-{example}"}
+            self.model: dict[tuple[str, str], str] = {}
+
+        @rule(which=st.sampled_from(["a", "b"]), version=st.sampled_from(versions))
+        def create(self, which: str, version: str) -> None:
+            name = self.names[which]
+            key = (name, canonical_version(version))
+            call = session.manager.create(name, version, "elo", {"v": version})
+            if key in self.model:
+                with pytest.raises(DuplicateVersionError):
+                    session.run(call)
+            else:
+                assert session.run(call).status == "draft"
+                self.model[key] = "draft"
+
+        @rule(
+            which=st.sampled_from(["a", "b"]),
+            version=st.sampled_from(versions),
+            to=st.sampled_from(sorted(steps)),
+        )
+        def move(self, which: str, version: str, to: str) -> None:
+            name = self.names[which]
+            key = (name, canonical_version(version))
+            call = getattr(session.manager, steps[to])(name, version)
+            if key not in self.model:
+                with pytest.raises(ModelNotFoundError):
+                    session.run(call)
+            elif to not in TRANSITIONS[self.model[key]]:
+                with pytest.raises(IllegalTransitionError):
+                    session.run(call)
+            else:
+                assert session.run(call).status == to
+                if to == "active":  # the version it replaces
+                    for other, status in self.model.items():
+                        if other[0] == name and status == "active":
+                            self.model[other] = "deprecated"
+                self.model[key] = to
+
+        @invariant()
+        def stored_statuses_match_the_model(self) -> None:
+            rows = [m for m in session.run(session.manager.list()) if m.name in self.names.values()]
+            assert {(m.name, m.version): m.status for m in rows} == self.model
+            for name in self.names.values():
+                assert [m.status for m in rows if m.name == name].count("active") <= 1
+
+    run_state_machine_as_test(
+        LifecycleMachine,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
