@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +23,9 @@ from precog.analytics.model_manager import (
     validate_config,
     validate_name,
 )
+from precog.cli.model_commands import read_config_file
 from precog.database.crud_models import dumps_exact, loads_exact
-from precog.errors import EXIT_USAGE
+from precog.errors import EXIT_USAGE, ConfigError
 
 pytestmark = pytest.mark.module("model_manager")
 
@@ -118,6 +120,34 @@ def test_config_must_be_a_mapping_and_not_too_deep() -> None:
         node = node["n"]  # type: ignore[assignment]
     with pytest.raises(InvalidModelInputError, match="nested deeper"):
         validate_config(deep)
+
+
+def test_config_files_are_read_exactly_from_yaml_and_json(tmp_path: Path) -> None:
+    yaml_file = tmp_path / "m.yaml"
+    yaml_file.write_text("k: 20\nedge: 0.0550\nw: [0.50, 1]\n")
+    json_file = tmp_path / "m.JSON"
+    json_file.write_text('{"k": 20, "edge": 0.0550, "w": [0.50, 1]}')
+    expected = {"k": 20, "edge": Decimal("0.0550"), "w": [Decimal("0.50"), 1]}
+    for path in (yaml_file, json_file):
+        config = validate_config(read_config_file(path))
+        assert config == expected
+        assert str(config["edge"]) == "0.0550"
+    bad = {
+        "broken.json": ('{"k": ', r"broken\.json: line 1, column 7: invalid JSON"),
+        "nan.json": ('{"k": NaN}', "NaN is not a number"),
+        "empty.yaml": ("", "must be a mapping of settings .*found nothing"),
+        "list.yaml": ("- 1\n", "found list"),
+        "m.toml": ("k = 1", r"must end in \.yaml, \.yml or \.json"),
+    }
+    for name, (text, message) in bad.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            read_config_file(tmp_path / name)
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        read_config_file(tmp_path / "missing.yaml")
+    (tmp_path / "nan.yaml").write_text("k: .nan\n")
+    with pytest.raises(InvalidModelInputError, match=r"config\.k: NaN is not a finite number"):
+        validate_config(read_config_file(tmp_path / "nan.yaml"))
 
 
 def test_lifecycle_allows_exactly_the_forward_steps() -> None:

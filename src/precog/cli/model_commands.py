@@ -61,7 +61,7 @@ def _with_manager(work: Callable[[ModelManager], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-def read_config_file(path: Path) -> Any:
+def read_config_file(path: Path) -> dict[str, Any]:
     """The config in a YAML or JSON file, fractional numbers as `Decimal`."""
     from precog.config.yaml_loader import parse_yaml
     from precog.errors import ConfigError
@@ -73,19 +73,26 @@ def read_config_file(path: Path) -> Any:
         raise ConfigError(f"cannot read config file {path}: {reason}") from None
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        return parse_yaml(text, str(path))
-    if suffix == ".json":
+        data = parse_yaml(text, str(path))
+    elif suffix == ".json":
 
         def refuse(constant: str) -> Any:
             raise ConfigError(f"{path}: {constant} is not a number; give a finite number")
 
         try:
-            return json.loads(text, parse_float=Decimal, parse_constant=refuse)
+            data = json.loads(text, parse_float=Decimal, parse_constant=refuse)
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
             ) from None
-    raise ConfigError(f"config file {path} must end in .yaml, .yml or .json")
+    else:
+        raise ConfigError(f"config file {path} must end in .yaml, .yml or .json")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the config must be a mapping of settings (key: value), "
+            f"found {'nothing' if data is None else type(data).__name__}"
+        )
+    return data
 
 
 def _as_dict(row: ModelRow) -> dict[str, Any]:
