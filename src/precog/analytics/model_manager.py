@@ -50,8 +50,6 @@ MAX_DECIMAL_DIGITS = 100  # digits on either side of the point
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 _VERSION = re.compile(r"(0|[1-9][0-9]{0,8})(?:\.(0|[1-9][0-9]{0,8}))?(?:\.(0|[1-9][0-9]{0,8}))?")
 
-ProbabilityModel = ModelRow  # the record every read returns
-
 
 def allowed_transition(current: str, target: str) -> bool:
     """Whether the lifecycle lets a version in `current` move to `target`."""

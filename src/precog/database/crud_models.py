@@ -24,7 +24,6 @@ from psycopg import AsyncConnection, sql
 Conn = AsyncConnection[Any]
 
 ONE_ACTIVE_INDEX = "uq_probability_models_one_active"
-CONFIG_IMMUTABLE_CHECK = "ck_probability_models_config__immutable"  # the trigger's constraint name
 _SEMVER = "string_to_array(m.version, '.')::integer[]"
 _TIMESTAMP_COLUMN = {
     "testing": "testing_at",
