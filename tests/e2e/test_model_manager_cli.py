@@ -46,10 +46,15 @@ def test_models_lifecycle_and_refusals_from_the_command_line(
                   "--description", "home edge")  # fmt: skip
     assert "created elo-nfl 1.10.0 (elo, draft, id 1)" in created.stdout
 
-    # The refusals: one line on stderr, exit code 2, nothing stored or changed.
+    # The four refusals (unknown class, duplicate version, changed config, illegal step):
+    # one line on stderr, exit code 2, nothing stored or changed.
     _one_error_line(
         cli("create", "nn", "1.0", "--class", "neural", "--config", str(yaml_file), ok=False),
         "unknown model class 'neural'; use one of: elo, ensemble, ml, regression",
+    )
+    _one_error_line(
+        cli("create", "elo-nfl", "1.10", "--class", "elo", "--config", str(yaml_file), ok=False),
+        "elo-nfl 1.10.0 already exists; choose a new version",
     )
     _one_error_line(
         cli("create", "elo-nfl", "1.10.0", "--class", "elo", "--config", str(changed), ok=False),
