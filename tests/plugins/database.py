@@ -279,3 +279,15 @@ def chaos_server(pg_server: PgServer) -> Iterator[ChaosServer]:
         yield server
         if not server.running():
             server.restart()
+
+
+async def lock_waiters(url: str, query_like: str) -> int:
+    """How many sessions wait on a lock while running a query LIKE `query_like`."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as probe:
+        cur = await probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE %s",
+            (query_like,),
+        )
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
