@@ -37,7 +37,7 @@ import json
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Protocol
@@ -81,6 +81,22 @@ NEEDS_MARKETS: Final = frozenset({ORDERBOOK})
 NO_MARKET_FILTER: Final = frozenset({"market_lifecycle_v2"})
 
 EventCallback = Callable[[StreamEvent], None]
+# (url, upgrade headers, open timeout, max frame bytes) -> an open connection.
+Connector = Callable[[str, dict[str, str], float, int], Awaitable[ClientConnection]]
+
+
+async def _connect(
+    url: str, headers: dict[str, str], open_timeout: float, max_size: int
+) -> ClientConnection:
+    return await connect(
+        url,
+        additional_headers=headers,
+        open_timeout=open_timeout,
+        ping_interval=None,  # liveness is ours (the idle watchdog on the injected clock)
+        max_size=max_size,
+        max_queue=64,
+        compression=None,
+    )
 
 
 def _decode(payload: str | bytes) -> Any:
@@ -197,6 +213,7 @@ class KalshiWebSocket:
         command_timeout: float = 10.0,
         event_buffer: int = 10_000,
         max_frame_bytes: int = 16 * 2**20,
+        connector: Connector | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.netloc:
@@ -234,6 +251,7 @@ class KalshiWebSocket:
         self._connected = asyncio.Event()
         self._ever_connected = False
         self.transport_only = False  # benchmark switch: count frames, decode nothing
+        self._connector: Connector = connector or _connect
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -499,14 +517,11 @@ class KalshiWebSocket:
         while self._state is not StreamState.CLOSED:
             self._set_state(StreamState.CONNECTING, "connecting")
             try:
-                ws = await connect(
+                ws = await self._connector(
                     self.url,
-                    additional_headers=self._signer.websocket_headers(),
-                    open_timeout=self.open_timeout,
-                    ping_interval=None,  # liveness is ours (idle watchdog on the injected clock)
-                    max_size=self.max_frame_bytes,
-                    max_queue=64,
-                    compression=None,
+                    self._signer.websocket_headers(),
+                    self.open_timeout,
+                    self.max_frame_bytes,
                 )
             except (OSError, TimeoutError, WebSocketException) as exc:
                 self.stats.connect_failures += 1
