@@ -28,6 +28,7 @@ from precog.sandbox.exchange import SandboxExchange
 from precog.sandbox.records import ONE, SimFill, SimMarket, SimTrade
 
 Level = dict[Decimal, Decimal]
+_DETERMINED = frozenset({"determined", "disputed", "amended", "finalized"})
 
 
 def _dumps(body: dict[str, Any]) -> str:
@@ -166,10 +167,12 @@ class StreamFeed:
                 view.close_time = m.close_time
                 out.append(self._lifecycle(m, "close_date_updated"))
             if m.status != view.status:
+                # One step can go closed -> determined -> finalized: announce each stage.
+                if m.status in _DETERMINED and view.status not in _DETERMINED:
+                    out.append(self._lifecycle(m, "determined"))
+                if m.status == "finalized":
+                    out.append(self._lifecycle(m, "settled"))
                 view.status = m.status
-                event = {"determined": "determined", "finalized": "settled"}.get(m.status)
-                if event is not None:
-                    out.append(self._lifecycle(m, event))
                 self._record(m, now)
         for trade in ex.trades[self._trades_seen :]:
             out.append(Update("trade", "trade", trade.ticker, _trade_body(trade)))
