@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from precog.api_connectors.errors import ParseError
 from precog.api_connectors.kalshi_stream_models import (
     BookDelta,
     BookSnapshot,
@@ -95,3 +96,34 @@ def test_feed_snapshot_plus_deltas_rebuild_the_sandbox_book(
     for ticker, book in books.items():
         yes, no = sandbox_levels(exchange, ticker)
         assert (book.levels("yes"), book.levels("no")) == (yes, no), ticker
+
+
+@given(
+    price=st.one_of(
+        st.integers(0, 10_000).map(
+            lambda n: str((Decimal(n) / 10_000).quantize(Decimal("0.0001")))
+        ),
+        st.sampled_from(["1", "1.0", "0", "0.5", "1.0001", "2", "-0.1", "0.12345", "", "x"]),
+    ),
+    change=st.one_of(
+        st.integers(-(10**8), 10**8).map(lambda n: str(Decimal(n) / 100)),
+        st.sampled_from(["1e3", "0.001", "--1", "1.", ".5"]),
+    ),
+    side=st.sampled_from(["yes", "no", "maybe"]),
+    ts_ms=st.one_of(st.integers(0, 2 * 10**12), st.none()),
+)
+def test_fast_delta_path_agrees_with_the_checked_path(
+    price: str, change: str, side: str, ts_ms: int | None
+) -> None:
+    from precog.api_connectors.kalshi_stream_models import _parse_book_delta_checked
+
+    data = {"market_ticker": "K", "price_dollars": price, "delta_fp": change, "side": side}
+    if ts_ms is not None:
+        data["ts_ms"] = ts_ms
+    try:
+        checked = _parse_book_delta_checked(data, 1, 2)
+    except ParseError:
+        with pytest.raises(ParseError):
+            parse_book_delta(data, 1, 2)
+        return
+    assert parse_book_delta(data, 1, 2) == checked

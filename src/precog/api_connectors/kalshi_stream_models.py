@@ -15,6 +15,7 @@ with the best bid of each side and the asks they imply (``yes_ask = 1 - best NO 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -300,7 +301,36 @@ def parse_book_snapshot(data: object, sid: int, seq: int | None) -> BookSnapshot
     )
 
 
+# The hot path: current-era deltas whose fields are plainly valid skip the general checks
+# (every string these patterns accept, the validating path accepts with the same value).
+_PRICE = re.compile(r"0(?:\.\d{1,4})?|1(?:\.0{1,4})?")
+_SIGNED_COUNT = re.compile(r"-?\d{1,15}(?:\.\d{1,2})?")
+
+
+def _fast_decimal(value: object, pattern: re.Pattern[str]) -> Decimal | None:
+    if type(value) is str and pattern.fullmatch(value) is not None:
+        return Decimal(value)
+    return None
+
+
 def parse_book_delta(data: object, sid: int, seq: int | None) -> BookDelta:
+    if type(data) is dict:
+        ticker, side, ts_ms = data.get("market_ticker"), data.get("side"), data.get("ts_ms")
+        price = _fast_decimal(data.get("price_dollars"), _PRICE)
+        delta = _fast_decimal(data.get("delta_fp"), _SIGNED_COUNT)
+        if (
+            type(ticker) is str
+            and side in ("yes", "no")
+            and price is not None
+            and delta is not None
+            and type(ts_ms) is int
+        ):
+            venue_time = _EPOCH + dt.timedelta(milliseconds=ts_ms)
+            return BookDelta(ticker, sid, seq, side, price, delta, venue_time)
+    return _parse_book_delta_checked(data, sid, seq)
+
+
+def _parse_book_delta_checked(data: object, sid: int, seq: int | None) -> BookDelta:
     f = _Fields("orderbook_delta", data)
     side = f.text("side")
     if side not in ("yes", "no"):
