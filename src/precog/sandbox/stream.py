@@ -29,6 +29,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -48,6 +49,7 @@ WS_PATH: Final = "/trade-api/ws/v2"
 CHANNELS: Final = frozenset({"ticker", "orderbook_delta", "trade", "market_lifecycle_v2", "fill"})
 MARKET_FILTER_IGNORED: Final = frozenset({"market_lifecycle_v2"})
 QUEUE_LIMIT: Final = 100_000  # frames waiting for one slow client before it is dropped
+_SID_SEQ: Final = re.compile(r'"sid":(\d+),"seq":(\d+)')
 GARBAGE: Final = '{"type": "ticker", "sid": \x00 not json'
 
 
@@ -313,14 +315,14 @@ class StreamHub:
         def send() -> None:
             for conn in list(self._connections.values()):
                 for frame in frames:
-                    if '"seq":' in frame:
-                        body = json.loads(frame)
-                        sub = conn.subs.get(body.get("sid"))
+                    match = _SID_SEQ.search(frame)
+                    if match is not None:
+                        sub = conn.subs.get(int(match[1]))
                         if sub is None:
                             continue
                         sub.seq += 1
-                        body["seq"] = sub.seq
-                        frame = json.dumps(body, separators=(",", ":"))  # noqa: PLW2901
+                        start, end = match.span(2)
+                        frame = f"{frame[:start]}{sub.seq}{frame[end:]}"  # noqa: PLW2901
                     self._enqueue(conn, frame)
 
         self._call(send)

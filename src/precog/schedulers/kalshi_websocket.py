@@ -250,7 +250,7 @@ class KalshiWebSocket:
         self._runner: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._ever_connected = False
-        self.transport_only = False  # benchmark switch: count frames, decode nothing
+        self._transport_only = False
         self._connector: Connector = connector or _connect
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -293,6 +293,20 @@ class KalshiWebSocket:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
+
+    @property
+    def transport_only(self) -> bool:
+        """Benchmark switch: frames are read and counted, nothing is decoded or applied.
+
+        The books are not maintained meanwhile; switching back forgets the seq baselines
+        (the skipped frames are not gaps) but does not repair the books."""
+        return self._transport_only
+
+    @transport_only.setter
+    def transport_only(self, value: bool) -> None:
+        if self._transport_only and not value:
+            self._seq.clear()
+        self._transport_only = value
 
     # -- events ------------------------------------------------------------------------
     def add_callback(self, callback: EventCallback) -> None:
@@ -601,7 +615,7 @@ class KalshiWebSocket:
         stats.frames += 1
         stats.bytes += len(frame)
         stats.last_message_monotonic = self._clock.monotonic()
-        if self.transport_only:
+        if self._transport_only:
             return
         try:
             message = _decode(frame)
