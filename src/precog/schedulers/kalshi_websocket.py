@@ -47,7 +47,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from precog.api_connectors.errors import KalshiError, ParseError
-from precog.api_connectors.kalshi_client import BASE_URL_VARIABLE, kalshi_base_url
+from precog.api_connectors.kalshi_client import (
+    BASE_URL_VARIABLE,
+    PUBLIC_BASE_URLS,
+    kalshi_base_url,
+)
 from precog.api_connectors.kalshi_stream_models import (
     BookUpdate,
     ConnectionChange,
@@ -109,7 +113,9 @@ def kalshi_ws_url(
 ) -> str | None:
     """WebSocket URL: KALSHI_WS_URL, else the REST host's WS path, else the public host.
 
-    None means: no URL is known yet (sandbox mode before the in-process sandbox started).
+    `rest_base_url` is the REST URL in use (e.g. the in-process sandbox's); without it,
+    KALSHI_API_BASE_URL. None means no URL is known yet (sandbox mode before the in-process
+    sandbox started).
     """
     override = environ.get(WS_URL_VARIABLE, "").strip()
     if override:
@@ -118,6 +124,10 @@ def kalshi_ws_url(
         kalshi_base_url(mode, environ) if environ.get(BASE_URL_VARIABLE, "").strip() else None
     )
     if rest:
+        rest = rest.rstrip("/")
+        for public_mode, public_rest in PUBLIC_BASE_URLS.items():
+            if rest == public_rest:  # the public WebSocket lives on its own host
+                return PUBLIC_WS_URLS[public_mode]
         parts = urlsplit(rest)
         scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
         return urlunsplit((scheme, parts.netloc, WS_PATH, "", ""))
