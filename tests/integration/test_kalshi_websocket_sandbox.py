@@ -154,3 +154,31 @@ async def test_errors_are_numbered_and_bad_keys_refused(sandbox: RunningSandbox)
         assert rejected.state in (StreamState.RECONNECTING, StreamState.CONNECTING)
         assert rejected.stats.connects == 0
     assert rejected.state is StreamState.CLOSED
+
+
+async def test_sandbox_pings_with_heartbeat_and_refuses_bad_upgrades(
+    sandbox: RunningSandbox,
+) -> None:
+    import aiohttp
+
+    hub = sandbox.server.stream
+    hub.configure(ping_interval=0.05)  # 10 s by default, as Kalshi; shortened for the test
+    url = sandbox.server.ws_url
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(
+            url, headers=sandbox.signer.websocket_headers(), autoping=False
+        ) as raw:
+            message = await raw.receive(timeout=5)
+            assert message.type is aiohttp.WSMsgType.PING
+            assert message.data == b"heartbeat"
+            await raw.pong(message.data)
+        headers = sandbox.signer.websocket_headers()
+        headers["KALSHI-ACCESS-SIGNATURE"] = headers["KALSHI-ACCESS-SIGNATURE"][::-1]
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(url, headers=headers)
+        assert refused.value.status == 401
+        async with http.get(sandbox.server.url + "/_admin/ws") as admin:
+            state = await admin.json()
+    assert state["faults"]["ping_interval"] == 0.05
+    assert state["stats"]["auth_refused"] == 1
+    assert hub.stats.pings >= 1
