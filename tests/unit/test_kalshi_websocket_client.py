@@ -429,6 +429,30 @@ async def test_seq_gap_marks_books_stale_and_resyncs() -> None:
     assert [t.snapshot for t in tops] == [True, False, True, False]
 
 
+async def test_a_gap_before_a_snapshot_is_still_a_gap() -> None:
+    conn = FakeConnection(book_server)
+
+    async def connector(*_args: Any) -> Any:
+        return conn
+
+    async with KalshiWebSocket(URL, CountingSigner(), connector=connector) as ws:
+        await ws.wait_connected()
+        await ws.subscribe(["orderbook_delta"], ["KXA-1"])
+        book = await eventually_async(lambda: ws.book("KXA-1"))
+        # seq 2 (a delta) is lost; seq 3 is a snapshot: the gap must still be seen.
+        conn.push(
+            {
+                "type": "orderbook_snapshot",
+                "sid": 1,
+                "seq": 3,
+                "msg": {"market_ticker": "KXA-1", "yes_dollars_fp": [["0.3000", "1.00"]]},
+            }
+        )
+        await eventually_async(lambda: ws.stats.gaps == 1)
+        assert conn.commands[-1]["params"]["action"] == "get_snapshot"
+        await eventually_async(lambda: book.levels("yes") == [(Decimal("0.42"), Decimal(1))])
+
+
 async def test_event_buffer_is_bounded() -> None:
     conn = FakeConnection(book_server)
 

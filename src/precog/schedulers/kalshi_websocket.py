@@ -83,6 +83,8 @@ CHANNELS: Final = frozenset({"ticker", ORDERBOOK, "trade", "market_lifecycle_v2"
 # Channels that need a market filter (reference A7.6) and ones that take none.
 NEEDS_MARKETS: Final = frozenset({ORDERBOOK})
 NO_MARKET_FILTER: Final = frozenset({"market_lifecycle_v2"})
+# Errors that end a subscription (reference A7.8): channel error, internal, buffer overflow.
+TERMINAL_ERRORS: Final = frozenset({10, 17, 25})
 
 EventCallback = Callable[[StreamEvent], None]
 # (url, upgrade headers, open timeout, max frame bytes) -> an open connection.
@@ -644,9 +646,7 @@ class KalshiWebSocket:
             self._on_reply(command_id, message)
             return
         if kind == "error":
-            self.stats.server_errors += 1
-            code, text = error_fields(msg if isinstance(msg, dict) else {})
-            logger.warning("Kalshi WebSocket error %s: %s", code, text)
+            self._on_error(message, msg)
             return
         sid = message.get("sid")
         route_sid = sid if isinstance(sid, int) else -1
@@ -739,7 +739,7 @@ class KalshiWebSocket:
         if seq is not None:
             last = self._seq.get(sid)
             self._seq[sid] = seq
-            if last is not None and seq != last + 1 and kind == "orderbook_delta":
+            if last is not None and seq != last + 1:  # a lost delta may precede a snapshot
                 self._gap(sub, sid, last, seq)
         if kind == "orderbook_snapshot":
             snapshot = parse_book_snapshot(msg, sid, seq)
@@ -779,13 +779,38 @@ class KalshiWebSocket:
         try:
             await self._command(ws, "update_subscription", params, sub)
         except StreamCommandError:
-            # No get_snapshot on this server: resubscribe (new sid, new snapshots).
-            if sub.key in self._subs and self._routes.get(sid, (None,))[0] is sub:
-                for old in list(sub.sids.values()):
-                    self._routes.pop(old, None)
-                sub.sids.clear()
+            # No get_snapshot on this server: resubscribe the channel (new sid, snapshots).
+            if sub.key in self._subs and sub.sids.get(ORDERBOOK) == sid:
                 await self._send(ws, "unsubscribe", {"sids": [sid]}, None)
-                await self._send_subscribe(ws, sub)
+                await self._resubscribe_channel(ws, sub, ORDERBOOK)
+
+    async def _resubscribe_channel(
+        self, ws: ClientConnection, sub: Subscription, channel: str
+    ) -> None:
+        """Subscribe one channel of `sub` again (after a terminal error or a failed resync)."""
+        old = sub.sids.pop(channel, None)
+        if old is not None:
+            self._routes.pop(old, None)
+            self._seq.pop(old, None)
+        if channel == ORDERBOOK:
+            for ticker in sub.market_tickers or ():
+                self._books.setdefault(ticker, OrderBook(ticker)).stale = True
+        params: dict[str, Any] = {"channels": [channel]}
+        if sub.market_tickers is not None:
+            params["market_tickers"] = sorted(sub.market_tickers)
+        await self._send(ws, "subscribe", params, sub)
+
+    def _on_error(self, message: dict[str, Any], msg: Any) -> None:
+        """An error outside a command; a terminal one (10, 17, 25) ended its subscription."""
+        self.stats.server_errors += 1
+        code, text = error_fields(msg if isinstance(msg, dict) else {})
+        logger.warning("Kalshi WebSocket error %s: %s", code, text)
+        sid = message.get("sid")
+        route = self._routes.get(sid) if isinstance(sid, int) else None
+        if code in TERMINAL_ERRORS and route is not None and self._ws is not None:
+            self.stats.resyncs += 1
+            task = asyncio.ensure_future(self._resubscribe_channel(self._ws, *route))
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
 
 _DATA_TYPES: Final = frozenset(
