@@ -51,8 +51,11 @@ async def test_books_from_snapshot_and_deltas_equal_the_sandbox(sandbox: Running
     async with ws_client(sandbox) as ws:
         ws.add_callback(collect)
         await ws.wait_connected()
-        sub = await ws.subscribe(["orderbook_delta", "ticker"], tickers)
+        sub = await ws.subscribe(["orderbook_delta", "ticker"], tickers, initial_tickers=True)
         assert set(sub.sids) == {"orderbook_delta", "ticker"}
+        # The current values come at once, before anything moves.
+        await eventually_async(lambda: set(latest) == set(tickers), what="initial tickers")
+        assert all(latest[t].yes_bid == sandbox.exchange.markets[t].yes_bid for t in tickers)
         for _ in range(40):
             sandbox.exchange.step()
         await eventually_async(

@@ -190,6 +190,7 @@ class Subscription:
     key: int
     channels: tuple[str, ...]
     market_tickers: set[str] | None
+    initial_tickers: bool = False
     sids: dict[str, int] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     error: StreamCommandError | None = None
@@ -380,12 +381,15 @@ class KalshiWebSocket:
         market_tickers: Iterable[str] | None = None,
         *,
         wait: bool = True,
+        initial_tickers: bool = False,
     ) -> Subscription:
         """Follow `channels` for `market_tickers` (None = every market where allowed).
 
         Registered at once and replayed after every reconnect. With `wait` (and while
         connected) returns once the server acknowledged every channel; an error reply raises
-        `StreamCommandError` and the subscription is dropped.
+        `StreamCommandError` and the subscription is dropped. `initial_tickers` asks the
+        ticker channel for the current values right away (``send_initial_snapshot``), on
+        every (re)subscribe, so a cache is whole again after a reconnect.
         """
         self._check_open()
         chosen = tuple(dict.fromkeys(channels))
@@ -399,7 +403,7 @@ class KalshiWebSocket:
             raise ValueError("market_tickers must not be empty (use None for all markets)")
         if tickers is None and NEEDS_MARKETS.intersection(chosen):
             raise ValueError(f"{ORDERBOOK} needs market_tickers")
-        sub = Subscription(next(self._keys), chosen, tickers)
+        sub = Subscription(next(self._keys), chosen, tickers, initial_tickers=initial_tickers)
         self._subs[sub.key] = sub
         if self._ws is not None and self.connected:
             await self._send_subscribe(self._ws, sub)
@@ -475,9 +479,7 @@ class KalshiWebSocket:
     async def _send_subscribe(self, ws: ClientConnection, sub: Subscription) -> None:
         sub.ready.clear()
         sub.error = None
-        params: dict[str, Any] = {"channels": list(sub.channels)}
-        if sub.market_tickers is not None:
-            params["market_tickers"] = sorted(sub.market_tickers)
+        params = _subscribe_params(sub, sub.channels)
         for ticker in (sub.market_tickers or ()) if ORDERBOOK in sub.channels else ():
             self._books.setdefault(ticker, OrderBook(ticker)).stale = True
         await self._send(ws, "subscribe", params, sub, expected=len(sub.channels))
@@ -795,9 +797,7 @@ class KalshiWebSocket:
         if channel == ORDERBOOK:
             for ticker in sub.market_tickers or ():
                 self._books.setdefault(ticker, OrderBook(ticker)).stale = True
-        params: dict[str, Any] = {"channels": [channel]}
-        if sub.market_tickers is not None:
-            params["market_tickers"] = sorted(sub.market_tickers)
+        params = _subscribe_params(sub, (channel,))
         await self._send(ws, "subscribe", params, sub)
 
     def _on_error(self, message: dict[str, Any], msg: Any) -> None:
@@ -816,6 +816,15 @@ class KalshiWebSocket:
 _DATA_TYPES: Final = frozenset(
     {"ticker", "trade", "fill", "orderbook_snapshot", "orderbook_delta", "market_lifecycle_v2"}
 )
+
+
+def _subscribe_params(sub: Subscription, channels: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {"channels": list(channels)}
+    if sub.market_tickers is not None:
+        params["market_tickers"] = sorted(sub.market_tickers)
+    if sub.initial_tickers and "ticker" in channels:
+        params["send_initial_snapshot"] = True
+    return params
 
 
 def _describe(exc: BaseException) -> str:
