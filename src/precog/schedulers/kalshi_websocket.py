@@ -517,12 +517,12 @@ class KalshiWebSocket:
     ) -> list[dict[str, Any]]:
         """Send and wait for the replies; lost connections are not errors (replay fixes)."""
         future = await self._send(ws, cmd, params, sub, expected=expected)
+        if future.cancelled():
+            return []  # not sent: the connection is gone
         try:
             return await asyncio.wait_for(future, self.command_timeout)
-        except (asyncio.CancelledError, ConnectionError):
-            if future.cancelled() or isinstance(future.exception(), ConnectionError):
-                return []
-            raise
+        except ConnectionError:
+            return []  # the connection ended before the reply
 
     async def list_subscriptions(self) -> list[dict[str, Any]]:
         """The server's view of this connection's subscriptions (``[{channel, sid}, ...]``)."""
@@ -639,6 +639,9 @@ class KalshiWebSocket:
         except (ValueError, ParseError) as exc:
             stats.decode_errors += 1
             logger.warning("Kalshi WebSocket: unusable frame (%s): %.80r", exc, frame)
+        except Exception:  # an odd shape must not end the feed; count it and go on
+            stats.decode_errors += 1
+            logger.exception("Kalshi WebSocket: frame could not be handled: %.80r", frame)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
