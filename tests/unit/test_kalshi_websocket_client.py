@@ -36,6 +36,7 @@ from precog.schedulers.kalshi_websocket import (
     StreamState,
     kalshi_ws_url,
 )
+from precog.utils.clock import FakeClock
 from precog.utils.retry import RetryPolicy
 from tests.plugins.waiting import eventually_async
 
@@ -397,7 +398,8 @@ async def test_seq_gap_marks_books_stale_and_resyncs() -> None:
     async def connector(*_args: Any) -> Any:
         return conn
 
-    async with KalshiWebSocket(URL, CountingSigner(), connector=connector) as ws:
+    clock = FakeClock()
+    async with KalshiWebSocket(URL, CountingSigner(), connector=connector, clock=clock) as ws:
         ws.add_callback(events.append)
         await ws.wait_connected()
         await ws.subscribe(["orderbook_delta"], ["KXA-1"])
@@ -427,6 +429,8 @@ async def test_seq_gap_marks_books_stale_and_resyncs() -> None:
         assert ws.stats.unknown_messages == 1
     tops = [e for e in events if isinstance(e, BookUpdate)]
     assert [t.snapshot for t in tops] == [True, False, True, False]
+    assert {t.received_at for t in tops} == {clock.now()}  # stamped by the injected clock
+    assert clock.sleeps == []  # the idle watchdog runs on real time, not on the fake clock
 
 
 async def test_a_gap_before_a_snapshot_is_still_a_gap() -> None:

@@ -16,7 +16,9 @@ State machine (SPEC §5)::
 - Sequence numbers: per `sid`; a gap marks that subscription's books stale and asks for a
   `get_snapshot` of them (a resync). Deltas for a stale book are ignored until its snapshot.
 - Liveness: if no frame arrived for `idle_timeout` seconds the client pings; no pong within
-  `ping_timeout` seconds means the connection is dead (a stall) and it is dropped.
+  `ping_timeout` seconds means the connection is dead (a stall) and it is dropped. These
+  are real seconds (the event loop's clock); the injected `clock` stamps events and the
+  injected `sleep` (default: the clock's) waits out the backoff.
 - Events: `ConnectionChange`, `TickerUpdate`, `TradeEvent`, `LifecycleEvent`, `FillEvent`
   and `BookUpdate` (after each snapshot/delta) go to the callbacks (`add_callback`) and to a
   bounded buffer read by `async for event in client.events()`; when the buffer is full the
@@ -265,6 +267,8 @@ class KalshiWebSocket:
         self._ever_connected = False
         self._transport_only = False
         self._connector: Connector = connector or _connect
+        self._loop_time: Callable[[], float] = lambda: 0.0  # the loop's clock, once connected
+        self._last_frame = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -574,7 +578,8 @@ class KalshiWebSocket:
         self._ever_connected = True
         self._routes.clear()
         self._seq.clear()
-        self._touch()
+        self._loop_time = asyncio.get_running_loop().time
+        self._last_frame = self._loop_time()
         self._set_state(StreamState.CONNECTED, "upgrade accepted")
         watchdog = asyncio.create_task(self._watchdog(ws))
         reason = "connection closed"
@@ -603,12 +608,15 @@ class KalshiWebSocket:
         return reason
 
     async def _watchdog(self, ws: ClientConnection) -> None:
-        """Drop the connection when nothing arrives and a ping gets no pong (a stall)."""
+        """Drop the connection when nothing arrives and a ping gets no pong (a stall).
+
+        Measured on the event loop's own clock (real time): liveness is about the network,
+        and an injected fake clock (timestamps, backoff) must not make this loop spin."""
+        loop = asyncio.get_running_loop()
         check = max(self.idle_timeout / 4, 0.01)
         while True:
-            await self._clock.sleep(check)
-            last = self.stats.last_message_monotonic or 0.0
-            if self._clock.monotonic() - last < self.idle_timeout:
+            await asyncio.sleep(check)
+            if loop.time() - self._last_frame < self.idle_timeout:
                 continue
             try:
                 pong = await ws.ping()
@@ -618,10 +626,7 @@ class KalshiWebSocket:
                 logger.warning("Kalshi WebSocket idle for %.1fs without pong", self.idle_timeout)
                 ws.transport.abort()
                 return
-            self._touch()
-
-    def _touch(self) -> None:
-        self.stats.last_message_monotonic = self._clock.monotonic()
+            self._last_frame = loop.time()
 
     # -- frames ------------------------------------------------------------------------------
     def _on_frame(self, frame: str | bytes) -> None:
@@ -629,6 +634,7 @@ class KalshiWebSocket:
         stats.frames += 1
         stats.bytes += len(frame)
         stats.last_message_monotonic = self._clock.monotonic()
+        self._last_frame = self._loop_time()
         if self._transport_only:
             return
         try:
