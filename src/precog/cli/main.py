@@ -65,9 +65,17 @@ def _register_commands() -> None:
         fetch_commands,
         model_commands,
         sandbox_commands,
+        stream_commands,
     )
 
-    for group in (config_commands, db_commands, sandbox_commands, fetch_commands, model_commands):
+    for group in (
+        config_commands,
+        db_commands,
+        sandbox_commands,
+        fetch_commands,
+        stream_commands,
+        model_commands,
+    ):
         group.register(app)
 
 
