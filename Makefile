@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install run test test-repeat test-fast gate hooks lint clean
+.PHONY: install run test test-repeat test-fast gate report mutation hooks lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,16 @@ test-repeat: install
 
 gate: install
 	$(BIN)/python scripts/audit_test_type_coverage.py --strict --slowest 10 --report build/phase-completion-report.md
+
+## report: the phase completion report from the records of the last `make test` run
+report: install
+	$(BIN)/python scripts/audit_test_type_coverage.py --strict --slowest 10 --report docs/reports/PHASE_1_9_COMPLETION.md
+
+## mutation [MODULE=name]: mutmut over the core, one target at a time under nice -n 19
+## (scripts/mutation.py); scores go to docs/reports/mutation_scores.json
+MODULE ?=
+mutation: install
+	$(BIN)/python scripts/mutation.py $(if $(MODULE),--module $(MODULE))
 
 ## hooks: install the pre-push hook (runs `make test`; a failure stops the push)
 hooks:

@@ -14,8 +14,12 @@ executed its code. With --strict the audit fails (exit 1) on:
   - any test that declares a module it did not execute, or an unregistered module;
   - no records at all (nothing ran).
 
+With --report PATH it also writes the phase completion report (scripts/completion_report.py):
+matrix, totals, durations, slowest tests, performance ratios, mutation scores and the plan's
+success criteria, each ticked only from evidence.
+
 Usage: audit_test_type_coverage.py [--strict] [--json] [--report PATH] [--slowest N]
-       [--records DIR]
+       [--records DIR] [--mutation-results FILE]
 """
 
 from __future__ import annotations
@@ -153,39 +157,16 @@ def render_slowest(result: Audit, count: int) -> str:
     return "\n".join([f"slowest {len(lines)} tests:", *lines])
 
 
-def render_report(result: Audit) -> str:
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        "# Phase completion report",
-        "",
-        f"Generated {now} by `scripts/audit_test_type_coverage.py` from the records of the",
-        "test run (what pytest executed, not file names).",
-        "",
-        "## Module x test type (passing tests that declare and execute the module)",
-        "",
-        "```",
-        render_matrix(result),
-        "```",
-        "",
-        "## Gate",
-        "",
-    ]
-    if result.problems:
-        lines.append(f"FAILED: {len(result.problems)} problem(s)")
-        lines.extend(f"- {p}" for p in result.problems)
-    else:
-        lines.append("PASSED: every required cell is filled; 0 failed, 0 unapproved skip/xfail.")
-    lines += ["", "## Slowest tests", "", "```", render_slowest(result, 10), "```"]
-    if result.performance:
-        lines += ["", "## Performance ratios measured in this run", ""]
-        lines.append("| test | candidate vs baseline | speedup | required |")
-        lines.append("|---|---|---|---|")
-        for perf in result.performance:
-            lines.append(
-                f"| `{perf['test']}` | {perf['candidate_name']} vs {perf['baseline_name']} "
-                f"| {perf['speedup']:.2f}x | >= {perf['min_speedup']:g}x |"
-            )
-    return "\n".join(lines) + "\n"
+def render_report(result: Audit, mutation_results: Path | None = None) -> str:
+    """The phase completion report (scripts/completion_report.py) of this audit."""
+    import completion_report
+
+    return completion_report.render(
+        result,
+        durations=type_durations,
+        slowest=render_slowest,
+        mutation_results=mutation_results or completion_report.MUTATION_RESULTS,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--report", type=Path, help="write the phase completion report here")
     parser.add_argument("--slowest", type=int, default=0, help="also list the N slowest tests")
+    parser.add_argument(
+        "--mutation-results",
+        type=Path,
+        help="mutation scores for the report (default: docs/reports/mutation_scores.json)",
+    )
     parser.add_argument(
         "--records",
         type=Path,
@@ -227,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\ngate: passed")
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(render_report(result), encoding="utf-8")
+        args.report.write_text(render_report(result, args.mutation_results), encoding="utf-8")
     return 1 if args.strict and result.problems else 0
 
 

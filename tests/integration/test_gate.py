@@ -38,7 +38,8 @@ class GateProject:
         for name in PLUGINS:
             shutil.copy(REPO / "tests" / "plugins" / name, self.root / "tests" / "plugins" / name)
         (self.root / "scripts").mkdir()
-        shutil.copy(REPO / "scripts" / "audit_test_type_coverage.py", self.root / "scripts")
+        for script in ("audit_test_type_coverage.py", "completion_report.py"):
+            shutil.copy(REPO / "scripts" / script, self.root / "scripts")
         self.write(
             "conftest.py",
             """

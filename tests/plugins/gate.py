@@ -136,6 +136,8 @@ class GateRecorder:
                 "outcome": "passed",
                 "duration": 0.0,
                 "worker": self.worker,
+                # evidence for the completion report that every test ran as PRECOG_ENV=test
+                "precog_env": os.environ.get("PRECOG_ENV"),
             },
         )
         record["duration"] += float(getattr(report, "duration", 0.0))

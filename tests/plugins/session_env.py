@@ -37,6 +37,11 @@ settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHES
 def pytest_configure(config: pytest.Config) -> None:
     from precog.config.environment import ensure_test_database_target
 
+    if os.environ.get("PRECOG_MUTATION_RUN"):
+        # scripts/mutation.py mutates this very guard; a mutant of it must fail a test
+        # (tests/unit/test_environment_rules.py), not the session. That run only ever uses
+        # the embedded test database.
+        return
     try:
         ensure_test_database_target(os.environ)
     except Exception as exc:  # any refusal stops the session before a test runs

@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""Mutation testing of the core (`make mutation [MODULE=name]`): do the tests catch bugs?
+
+For each core target below, mutmut makes small deliberate bugs in the target's source files
+(one mutant at a time) and runs the tests of that target only; a mutant is killed when a
+test fails. Every target runs in its own workspace, build/mutation/<target>/ (symlinks to
+src/, tests/ and conftest.py, plus a pyproject.toml whose [tool.mutmut] names the files to
+mutate and the tests to run), always from scratch, under `nice -n 19`, one target at a time.
+
+Results go to docs/reports/mutation_scores.json (one entry per target, replaced when the
+target is run again): mutants, killed, survived, timeouts, score, seconds taken and the
+names of the surviving mutants. Equivalent mutants (they cannot change behaviour) are listed
+with their reason in tests/mutation_equivalents.toml and do not count.
+
+    score = (killed + timeout) / (mutants - equivalent)
+
+Exit status: 0 when every target run scores at least the threshold (80%), 1 when one scores
+below, 2 for an unknown target name, 4 when mutmut itself fails to run (e.g. the clean tests
+fail in the workspace).
+
+Usage: mutation.py [--module NAME ...] [--list] [--show NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "build" / "mutation"
+RESULTS = ROOT / "docs" / "reports" / "mutation_scores.json"
+EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.toml"
+THRESHOLD = 0.80
+EXIT_BELOW, EXIT_USAGE, EXIT_TOOL = 1, 2, 4
+
+
+@dataclass(frozen=True)
+class Target:
+    """One core unit: the source files mutated and the test files (globs) that must catch it."""
+
+    name: str
+    module: str  # the gate module (tests/modules.toml) whose tests these are
+    sources: tuple[str, ...]
+    tests: tuple[str, ...]
+
+    def test_files(self) -> list[str]:
+        found: list[str] = []
+        for pattern in self.tests:
+            found.extend(sorted(glob.glob(pattern, root_dir=ROOT)))
+        return list(dict.fromkeys(found))
+
+    @property
+    def exists(self) -> bool:
+        return all((ROOT / source).is_file() for source in self.sources)
+
+
+# The core of SPEC §5, each against the fast tests of its own module (unit and property;
+# integration for the SCD2 writer, whose logic is SQL). e2e tests run the command in a
+# subprocess that mutmut cannot switch mutants in; stress, race, performance and chaos tests
+# prove other things at a cost that would multiply by the number of mutants.
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target(
+            "scd2",
+            "crud_operations",
+            ("src/precog/database/scd2.py",),
+            (
+                "tests/unit/test_crud_operations_scd2_*.py",
+                "tests/property/test_crud_operations_scd2_*.py",
+                "tests/integration/test_crud_operations_scd2_*.py",
+            ),
+        ),
+        Target(
+            "kalshi_auth",
+            "kalshi_auth",
+            ("src/precog/api_connectors/kalshi_auth.py",),
+            ("tests/unit/test_kalshi_auth_*.py", "tests/property/test_kalshi_auth_*.py"),
+        ),
+        Target(
+            "rate_limiter",
+            "kalshi_client",
+            ("src/precog/api_connectors/rate_limiter.py",),
+            ("tests/unit/test_kalshi_client_rate_limiter*.py",),
+        ),
+        Target(
+            "kalshi_models",
+            "kalshi_client",
+            ("src/precog/api_connectors/kalshi_models.py",),
+            ("tests/unit/test_kalshi_client_models*.py", "tests/property/test_kalshi_client_*.py"),
+        ),
+        Target(
+            "kalshi_websocket",
+            "kalshi_websocket",
+            (
+                "src/precog/schedulers/kalshi_websocket.py",
+                "src/precog/api_connectors/kalshi_stream_models.py",
+            ),
+            ("tests/unit/test_kalshi_websocket_*.py", "tests/property/test_kalshi_websocket_*.py"),
+        ),
+        Target(
+            "environment",
+            "config_loader",
+            ("src/precog/config/environment.py",),
+            ("tests/unit/test_environment_*.py", "tests/unit/test_config_loader_*.py"),
+        ),
+        Target(
+            "config_loader",
+            "config_loader",
+            ("src/precog/config/config_loader.py",),
+            ("tests/unit/test_config_loader_*.py", "tests/property/test_config_loader_*.py"),
+        ),
+        Target(
+            "espn_models",
+            "espn_client",
+            ("src/precog/api_connectors/espn_models.py",),
+            ("tests/unit/test_espn_client_*.py", "tests/property/test_espn_client_*.py"),
+        ),
+    )
+}
+
+
+def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
+    """Mutant name -> why it cannot change behaviour."""
+    if not path.exists():
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    result = {}
+    for index, entry in enumerate(data.get("equivalent", [])):
+        if not entry.get("mutant") or not entry.get("reason"):
+            raise ValueError(f"{path}: entry #{index + 1} needs both mutant and reason")
+        result[str(entry["mutant"])] = str(entry["reason"])
+    return result
+
+
+def prepare_workspace(target: Target) -> Path:
+    """A fresh directory where mutmut sees only this target's sources and tests."""
+    workspace = WORK / target.name
+    shutil.rmtree(workspace, ignore_errors=True)
+    workspace.mkdir(parents=True)
+    for name in ("src", "tests", "conftest.py"):
+        (workspace / name).symlink_to(ROOT / name)
+    settings = {
+        "source_paths": ["src"],
+        "only_mutate": list(target.sources),
+        "pytest_add_cli_args_test_selection": target.test_files(),
+        # One process per mutant run; no gate recording (coverage tracing would only slow it).
+        "pytest_add_cli_args": ["-p", "no:xdist", "-p", "no:tests.plugins.gate"],
+        "also_copy": ["conftest.py"],
+        "use_git_change_detection": False,
+    }
+    lines = ["", "[tool.mutmut]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (workspace / "pyproject.toml").write_text(pyproject + "\n".join(lines) + "\n", "utf-8")
+    return workspace
+
+
+def read_statuses(workspace: Path) -> dict[str, str]:
+    """Mutant name -> mutmut's status word, from the .meta files of the run."""
+    from mutmut.stats import status_by_exit_code
+
+    statuses: dict[str, str] = {}
+    for meta in sorted((workspace / "mutants").rglob("*.py.meta")):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        for name, code in data.get("exit_code_by_key", {}).items():
+            statuses[name] = status_by_exit_code[code]
+    return statuses
+
+
+def score(statuses: dict[str, str], equivalents: dict[str, str]) -> dict[str, Any]:
+    """Counts and the score of one target's mutants."""
+    equivalent = sorted(name for name in statuses if name in equivalents)
+    counted = {n: s for n, s in statuses.items() if n not in equivalents}
+    killed = sum(1 for s in counted.values() if s in {"killed", "caught by type check"})
+    timeout = sum(1 for s in counted.values() if s == "timeout")
+    undetected = sorted(n for n, s in counted.items() if s not in {"killed", "timeout"})
+    denominator = len(counted)
+    return {
+        "mutants": len(statuses),
+        "killed": killed,
+        "timeout": timeout,
+        "survived": len(undetected),
+        "equivalent": equivalent,
+        "surviving": {name: counted[name] for name in undetected},
+        "score": round((killed + timeout) / denominator, 4) if denominator else None,
+    }
+
+
+def run_target(target: Target, equivalents: dict[str, str]) -> dict[str, Any]:
+    workspace = prepare_workspace(target)
+    log = WORK / f"{target.name}.log"
+    mutmut = Path(sys.executable).parent / "mutmut"
+    command = ["nice", "-n", "19", str(mutmut), "run", "--max-children", "2"]
+    print(f"mutation {target.name}: {', '.join(target.sources)} against", flush=True)
+    for test in target.test_files():
+        print(f"    {test}", flush=True)
+    started = time.monotonic()
+    with log.open("w", encoding="utf-8") as out:
+        status = subprocess.call(command, cwd=workspace, stdout=out, stderr=subprocess.STDOUT)
+    seconds = round(time.monotonic() - started, 1)
+    statuses = read_statuses(workspace)
+    if status != 0 or not statuses:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+        raise RuntimeError(
+            f"mutmut failed for {target.name} (exit {status}, {len(statuses)} mutants); "
+            f"see {log.relative_to(ROOT)}:\n" + "\n".join(tail)
+        )
+    result = score(statuses, equivalents)
+    result.update(
+        module=target.module,
+        sources=list(target.sources),
+        tests=target.test_files(),
+        seconds=seconds,
+        finished=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        commit=_git_head(),
+        mutmut=_mutmut_version(),
+    )
+    return result
+
+
+def _git_head() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.strip() or "unknown"
+
+
+def _mutmut_version() -> str:
+    from importlib.metadata import version
+
+    return version("mutmut")
+
+
+def save(results: dict[str, dict[str, Any]], path: Path = RESULTS) -> None:
+    """Merge the new per-target results into the results file."""
+    existing: dict[str, Any] = {}
+    if path.exists():
+        existing = json.loads(path.read_text(encoding="utf-8"))
+    targets = existing.get("targets", {})
+    targets.update(results)
+    payload = {"threshold": THRESHOLD, "targets": dict(sorted(targets.items()))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def summary_line(name: str, result: dict[str, Any]) -> str:
+    value = result["score"]
+    shown = "n/a" if value is None else f"{value:.0%}"
+    verdict = "ok" if value is not None and value >= THRESHOLD else "BELOW 80%"
+    return (
+        f"{name:18} {shown:>5}  {result['killed'] + result['timeout']}/"
+        f"{result['mutants'] - len(result['equivalent'])} killed, {result['survived']} survived, "
+        f"{len(result['equivalent'])} equivalent, {result['seconds']:.0f} s  {verdict}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--module", action="append", help="run only this target (repeatable)")
+    parser.add_argument("--list", action="store_true", help="list the targets and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for target in TARGETS.values():
+            state = "" if target.exists else "  (pending: source missing)"
+            print(f"{target.name:18} {', '.join(target.sources)}{state}")
+        return 0
+    names = args.module or list(TARGETS)
+    unknown = [name for name in names if name not in TARGETS]
+    if unknown:
+        print(
+            f"mutation: unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    equivalents = load_equivalents()
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        target = TARGETS[name]
+        if not target.exists:
+            print(f"mutation {name}: skipped, source not there yet ({', '.join(target.sources)})")
+            continue
+        try:
+            results[name] = run_target(target, equivalents)
+        except RuntimeError as error:
+            print(f"mutation: {error}", file=sys.stderr)
+            save(results)
+            return EXIT_TOOL
+        save(results)
+        print(summary_line(name, results[name]), flush=True)
+        for mutant, status in results[name]["surviving"].items():
+            print(f"    {status}: {mutant}")
+    below = [n for n, r in results.items() if r["score"] is None or r["score"] < THRESHOLD]
+    print(f"\nresults: {RESULTS.relative_to(ROOT)}")
+    return EXIT_BELOW if below else 0
+
+
+if __name__ == "__main__":
+    os.environ["PRECOG_ENV"] = "test"
+    os.environ["PRECOG_MUTATION_RUN"] = "1"  # read by tests/plugins/session_env.py
+    os.environ.pop("DATABASE_URL", None)  # the embedded test database, never another
+    sys.exit(main())
