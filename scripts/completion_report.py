@@ -376,6 +376,8 @@ def mutation_section(path: Path) -> tuple[list[str], Criterion]:
             f"| {len(entry.get('equivalent', []))} | {shown} | {entry.get('seconds', 0):.0f} s "
             f"| {entry.get('commit', '?')}{_FRESHNESS[changed]} |"
         )
+    missing = [name for name in data.get("expected", []) if name not in targets]
+    lines += [f"| {name} | | | | | | | not run yet | | |" for name in missing]
     total_seconds = sum(float(e.get("seconds", 0)) for e in targets.values())
     lines += ["", f"Whole run: {total_seconds / 60:.1f} min, one target at a time."]
     surviving = [
@@ -384,8 +386,14 @@ def mutation_section(path: Path) -> tuple[list[str], Criterion]:
         for mutant, status in sorted(entry.get("surviving", {}).items())
     ]
     if surviving:
-        lines += ["", "Surviving mutants (behaviour no test pins down yet):", ""]
+        lines += [
+            "",
+            "<details><summary>Surviving mutants (behaviour no test pins down yet): "
+            f"{len(surviving)}</summary>",
+            "",
+        ]
         lines += [f"- `{mutant}` ({status})" for _name, mutant, status in surviving]
+        lines += ["", "</details>"]
     reasons = load_equivalent_reasons()
     equivalents = [m for e in targets.values() for m in e.get("equivalent", [])]
     if equivalents:
@@ -393,8 +401,10 @@ def mutation_section(path: Path) -> tuple[list[str], Criterion]:
         lines += [f"- `{m}`: {reasons.get(m, 'reason missing')}" for m in sorted(equivalents)]
     if not targets:
         return lines, Criterion(text, False, "the results file lists no target")
-    if below or stale:
+    if below or stale or missing:
         gaps = []
+        if missing:
+            gaps.append("no result yet: " + ", ".join(missing))
         if below:
             gaps.append("below the threshold: " + ", ".join(below))
         if stale:

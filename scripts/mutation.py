@@ -24,6 +24,7 @@ Usage: mutation.py [--module NAME ...] [--list] [--show NAME]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import fnmatch
 import glob
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ WORK = ROOT / "build" / "mutation"
 RESULTS = ROOT / "docs" / "reports" / "mutation_scores.json"
 EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.toml"
 THRESHOLD = 0.80
+MUTATION_DATABASE = "precog_mutation_test"  # a test database name: the guard allows it
 EXIT_BELOW, EXIT_USAGE, EXIT_TOOL = 1, 2, 4
 
 
@@ -56,6 +59,9 @@ class Target:
     tests: tuple[str, ...]
     # mutant name globs when only part of the sources is the core (default: everything)
     functions: tuple[str, ...] = ()
+    # its tests need PostgreSQL: one server for the whole run, one mutant at a time (the
+    # tests of a session share their databases)
+    database: bool = False
 
     def selects(self, mutant: str) -> bool:
         return not self.functions or any(fnmatch.fnmatchcase(mutant, f) for f in self.functions)
@@ -87,6 +93,7 @@ TARGETS: dict[str, Target] = {
                 "tests/property/test_crud_operations_scd2_*.py",
                 "tests/integration/test_crud_operations_scd2_*.py",
             ),
+            database=True,
         ),
         Target(
             "kalshi_auth",
@@ -221,13 +228,20 @@ def run_target(target: Target, equivalents: dict[str, str]) -> dict[str, Any]:
     workspace = prepare_workspace(target)
     log = WORK / f"{target.name}.log"
     mutmut = Path(sys.executable).parent / "mutmut"
-    command = ["nice", "-n", "19", str(mutmut), "run", "--max-children", "2", *target.functions]
+    children = "1" if target.database else "2"
+    command = ["nice", "-n", "19", str(mutmut), "run", "--max-children", children]
+    command += target.functions
     print(f"mutation {target.name}: {', '.join(target.sources)} against", flush=True)
     for test in target.test_files():
         print(f"    {test}", flush=True)
     started = time.monotonic()
-    with log.open("w", encoding="utf-8") as out:
-        status = subprocess.call(command, cwd=workspace, stdout=out, stderr=subprocess.STDOUT)
+    env = dict(os.environ)
+    with log.open("w", encoding="utf-8") as out, database_server(target.database) as url:
+        if url is not None:
+            env["DATABASE_URL"] = url
+        status = subprocess.call(
+            command, cwd=workspace, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     seconds = round(time.monotonic() - started, 1)
     statuses = read_statuses(workspace, target)
     if status != 0 or not statuses:
@@ -248,6 +262,25 @@ def run_target(target: Target, equivalents: dict[str, str]) -> dict[str, Any]:
         mutmut=_mutmut_version(),
     )
     return result
+
+
+@contextlib.contextmanager
+def database_server(needed: bool) -> Iterator[str | None]:
+    """A PostgreSQL server kept up for the whole run (a test session per mutant would
+    otherwise start and stop its own), stopped afterwards."""
+    if not needed:
+        yield None
+        return
+    from precog.database import embedded
+
+    embedded.ensure_runtime_dir()
+    data_dir = WORK / "postgres"
+    server = embedded.start_server(data_dir, keep_running=True)
+    try:
+        embedded.ensure_database(server, MUTATION_DATABASE)
+        yield server.url(MUTATION_DATABASE)
+    finally:
+        embedded.stop_server(data_dir)
 
 
 def _git_head() -> str:
@@ -274,7 +307,12 @@ def save(results: dict[str, dict[str, Any]], path: Path = RESULTS) -> None:
         existing = json.loads(path.read_text(encoding="utf-8"))
     targets = existing.get("targets", {})
     targets.update(results)
-    payload = {"threshold": THRESHOLD, "targets": dict(sorted(targets.items()))}
+    payload = {
+        "threshold": THRESHOLD,
+        # every target whose source exists: the report flags the ones without a result
+        "expected": sorted(name for name, target in TARGETS.items() if target.exists),
+        "targets": dict(sorted(targets.items())),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 

@@ -3,7 +3,7 @@
 
 Git calls the hook with `<remote name> <remote url>` as arguments and one line per pushed
 ref on stdin: `<local ref> <local sha> <remote ref> <remote sha>`. The push goes ahead only
-if `make test` passes, with one exception that docs/testing/TEST_EXECUTION_POLICY.md allows: a push whose
+if `make test` passes, with one exception that docs/testing/POLICY.md allows: a push whose
 commits change nothing but documentation (files under `docs/` or ending in `.md`) skips the
 tests, and the hook proves it from the commits themselves. Anything it cannot prove (a new
 branch, a remote commit this clone does not have) runs the full test.
@@ -57,7 +57,7 @@ def main(argv: Sequence[str], stdin: Iterable[str]) -> int:
     paths = changed_paths(stdin)
     if paths is not None and all(is_documentation(p) for p in paths):
         shown = ", ".join(paths) if paths else "nothing"
-        print(f"pre-push: documentation only ({shown}); tests not needed (docs/testing/TEST_EXECUTION_POLICY.md)")
+        print(f"pre-push: documentation only ({shown}); tests not needed (docs/testing/POLICY.md)")
         return 0
     print("pre-push: running `make test` (all eight test types, then the gate)", flush=True)
     env = {**os.environ, "PRECOG_ENV": "test"}

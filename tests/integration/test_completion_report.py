@@ -155,6 +155,7 @@ def test_process_documents_and_mutation_scores_are_read_from_their_files(
     }
     results = {
         "threshold": 0.8,
+        "expected": ["core", "later", "weak"],
         "targets": {
             "core": {
                 **entry,
@@ -188,6 +189,8 @@ def test_process_documents_and_mutation_scores_are_read_from_their_files(
     mutation = line_of(report, "Mutation score at least 80%")
     assert "- [ ]" in mutation
     assert "below the threshold: weak" in mutation
+    assert "no result yet: later" in mutation
+    assert "| later | | | | | | | not run yet | | |" in report
 
 
 def test_the_committed_mutation_results_file_is_what_the_report_reads() -> None:
