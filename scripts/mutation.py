@@ -111,7 +111,11 @@ TARGETS: dict[str, Target] = {
             "kalshi_models",
             "kalshi_client",
             ("src/precog/api_connectors/kalshi_models.py",),
-            ("tests/unit/test_kalshi_client_models*.py", "tests/property/test_kalshi_client_*.py"),
+            (
+                "tests/unit/test_kalshi_client_models*.py",
+                "tests/unit/test_kalshi_client_field*.py",
+                "tests/property/test_kalshi_client_*.py",
+            ),
         ),
         Target(
             "kalshi_websocket",
