@@ -238,6 +238,7 @@ def run_target(target: Target, equivalents: dict[str, str]) -> dict[str, Any]:
     print(f"mutation {target.name}: {', '.join(target.sources)} against", flush=True)
     for test in target.test_files():
         print(f"    {test}", flush=True)
+    commit = _git_head()  # the code and tests the run starts from
     started = time.monotonic()
     env = dict(os.environ)
     with log.open("w", encoding="utf-8") as out, database_server(target.database) as url:
@@ -262,7 +263,7 @@ def run_target(target: Target, equivalents: dict[str, str]) -> dict[str, Any]:
         tests=target.test_files(),
         seconds=seconds,
         finished=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        commit=_git_head(),
+        commit=commit,
         mutmut=_mutmut_version(),
     )
     return result
@@ -323,7 +324,7 @@ def save(results: dict[str, dict[str, Any]], path: Path = RESULTS) -> None:
 
 def summary_line(name: str, result: dict[str, Any]) -> str:
     value = result["score"]
-    shown = "n/a" if value is None else f"{value:.0%}"
+    shown = "n/a" if value is None else f"{value:.1%}"
     verdict = "ok" if value is not None and value >= THRESHOLD else "BELOW 80%"
     return (
         f"{name:18} {shown:>5}  {result['killed'] + result['timeout']}/"
