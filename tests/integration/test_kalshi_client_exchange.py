@@ -22,7 +22,8 @@ def client_for(target: KalshiTarget, signer: KalshiSigner | None = None) -> Kals
     return KalshiClient(
         target.base_url,
         signer=signer or target.signer,
-        limiter=AccountLimiter(Tier.BASIC),
+        limiter=(limiter := AccountLimiter(Tier.BASIC)),
+        public_limiter=limiter,
     )
 
 

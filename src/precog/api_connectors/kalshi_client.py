@@ -1,7 +1,9 @@
 """The async Kalshi REST client (Trade API v2): endpoints, pagination, limits, retries, errors.
 
 Owns: the HTTP conversation with one Kalshi target (sandbox, demo or live). Every request
-goes through `request_json`, which (1) takes tokens from the account's shared rate limiter,
+goes through `request_json`, which (1) takes tokens from the account's shared rate limiter
+(signed requests) or from the host's public bucket (unsigned public GETs, which Kalshi does
+not charge to the account),
 (2) signs the request with the injected signer, (3) translates any failure into the
 `precog.api_connectors.errors` tree in ONE place (`translate_response`,
 `translate_transport`), and (4) retries timeouts, connection errors, 5xx and 429 with the
@@ -373,6 +375,7 @@ class KalshiClient:
         *,
         signer: RequestSigner | None = None,
         limiter: AccountLimiter | None = None,
+        public_limiter: AccountLimiter | None = None,
         registry: LimiterRegistry | None = None,
         tier: Tier | TierLimits = Tier.BASIC,
         retry_policy: RetryPolicy | None = None,
@@ -388,12 +391,16 @@ class KalshiClient:
         self._signer = signer
         self._clock: Clock = clock or SystemClock()
         account = signer.key_id if signer is not None else "anonymous"
+        # `registry or ...` would be wrong: an empty registry is falsy (it has __len__).
+        registry = registry if registry is not None else default_registry()
         if limiter is None:
-            # `registry or ...` would be wrong: an empty registry is falsy (it has __len__).
-            limiter = (registry if registry is not None else default_registry()).for_account(
-                account, tier
-            )
+            limiter = registry.for_account(account, tier)
+        if public_limiter is None:
+            # Kalshi meters only signed requests against the account (reference A6): unsigned
+            # public GETs get their own bucket per exchange host, paced like the tier's reads.
+            public_limiter = registry.for_account(f"public@{parts.netloc}", tier)
         self.limiter = limiter
+        self.public_limiter = public_limiter
         self.retry_policy = retry_policy or RetryPolicy()
         self._timeout = timeout
         self._transport = transport
@@ -443,12 +450,14 @@ class KalshiClient:
         method = method.upper()
         query = {k: v for k, v in ((k, _param(v)) for k, v in (params or {}).items()) if v}
         write = method not in ("GET", "HEAD")
+        signed = auth and self._signer is not None
+        limiter = self.limiter if signed else self.public_limiter
 
         async def attempt() -> Any:
             if write:
-                await self.limiter.acquire_write()
+                await limiter.acquire_write()
             else:
-                await self.limiter.acquire_read()
+                await limiter.acquire_read()
             return await self._send(method, path, query, auth=auth)
 
         def on_retry(number: int, exc: BaseException, wait: float) -> None:
