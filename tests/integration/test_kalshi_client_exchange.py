@@ -143,3 +143,28 @@ async def test_exchange_errors_are_typed(kalshi_target: KalshiTarget) -> None:
         with pytest.raises(AuthError) as caught:
             await client.get_balance()
     assert caught.value.reason == "unknown key"
+
+
+async def test_settled_updated_and_mve_filters_reach_the_exchange(
+    kalshi_target: KalshiTarget,
+) -> None:
+    far = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+    async with client_for(kalshi_target) as client:
+        assert (await client.get_markets(min_settled_ts=far)).items == ()
+        settled = await client.get_markets(status="settled", limit=50)
+        for market in settled.items:
+            assert market.settlement_ts is not None
+            window = await client.get_markets(
+                status="settled",
+                tickers=[market.ticker],
+                min_settled_ts=market.settlement_ts,
+                max_settled_ts=market.settlement_ts,
+            )
+            assert [m.ticker for m in window.items] == [market.ticker]
+        # Kalshi refuses min_updated_ts with a status (only mve_filter=exclude and a series mix)
+        with pytest.raises(RejectedError):
+            await client.get_markets(status="settled", min_updated_ts=far)
+        assert (await client.get_markets(min_updated_ts=far, mve_filter="exclude")).items == ()
+        only = {m.ticker for m in (await client.get_markets(mve_filter="only", limit=200)).items}
+        rest = {m.ticker for m in (await client.get_markets(mve_filter="exclude", limit=200)).items}
+        assert not only & rest

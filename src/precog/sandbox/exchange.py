@@ -24,6 +24,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -98,6 +99,52 @@ def time_window(q: dict[str, str]) -> Callable[[dt.datetime], bool]:
         return (min_ts is None or ts >= min_ts) and (max_ts is None or ts <= max_ts)
 
     return in_window
+
+
+@dataclass(frozen=True)
+class _MarketWindow:
+    """One timestamp filter family of GET /markets (created, close or settled)."""
+
+    name: str
+    low: int | None
+    high: int | None
+    when: Callable[[SimMarket], dt.datetime | None]
+
+    def admits(self, m: SimMarket) -> bool:
+        when = self.when(m)
+        if when is None:  # e.g. no settlement time yet: outside every settled window
+            return False
+        ts = when.timestamp()
+        return (self.low is None or ts >= self.low) and (self.high is None or ts <= self.high)
+
+
+# Filter family -> (timestamp of a market, statuses it combines with; None = no status).
+_WINDOW_FAMILIES: dict[str, tuple[Callable[[SimMarket], dt.datetime | None], tuple[Any, ...]]] = {
+    "created": (lambda m: m.created_time, (None, "unopened", "open")),
+    "close": (lambda m: m.close_time, (None, "closed")),
+    "settled": (lambda m: m.settlement_ts, (None, "settled")),
+}
+
+
+def _market_windows(q: dict[str, str], status: str | None) -> list[_MarketWindow]:
+    """The timestamp filters of GET /markets, refused as Kalshi refuses them (reference
+    A4.2): the created/close/settled families are mutually exclusive and each works only
+    with its statuses."""
+    windows = []
+    for family, (when, statuses) in _WINDOW_FAMILIES.items():
+        low = parse_int(q.get(f"min_{family}_ts"), f"min_{family}_ts")
+        high = parse_int(q.get(f"max_{family}_ts"), f"max_{family}_ts")
+        if low is None and high is None:
+            continue
+        if status not in statuses:
+            allowed = ", ".join(s for s in statuses if s) + " or no status"
+            raise bad_request(f"{family} timestamp filters work only with status {allowed}")
+        windows.append(_MarketWindow(f"{family} timestamp filters", low, high, when))
+    if len(windows) > 1:
+        raise bad_request(
+            "timestamp filter families are mutually exclusive: use one of created, close or settled"
+        )
+    return windows
 
 
 # ------------------------------------------------------------------------------ exchange
@@ -532,44 +579,47 @@ class SandboxExchange:
         status = q.get("status") or None
         if status is not None and status not in STATUS_FILTER:
             raise bad_request(f"status must be one of {', '.join(STATUS_FILTER)}, got {status!r}")
-        min_close, max_close = (
-            parse_int(q.get("min_close_ts"), "min_close_ts"),
-            parse_int(q.get("max_close_ts"), "max_close_ts"),
-        )
-        min_created, max_created = (
-            parse_int(q.get("min_created_ts"), "min_created_ts"),
-            parse_int(q.get("max_created_ts"), "max_created_ts"),
-        )
-        if (min_close is not None or max_close is not None) and status not in (None, "closed"):
-            raise bad_request("close timestamp filters work only with status=closed or no status")
-        if (min_created is not None or max_created is not None) and status not in (
-            None,
-            "unopened",
-            "open",
-        ):
-            raise bad_request(
-                "created timestamp filters work only with status unopened, open or no status"
-            )
+        windows = _market_windows(q, status)
+        min_updated = parse_int(q.get("min_updated_ts"), "min_updated_ts")
+        mve = q.get("mve_filter") or None
+        if mve is not None and mve not in ("only", "exclude"):
+            raise bad_request(f"mve_filter must be only or exclude, got {mve!r}")
         event = q.get("event_ticker") or None
         if event is not None and "," in event:
             raise bad_request("event_ticker takes a single event ticker")
         series = q.get("series_ticker") or None
         tickers = {t for t in (q.get("tickers") or "").split(",") if t} or None
+        if min_updated is not None:
+            # Kalshi: min_updated_ts combines only with mve_filter=exclude and series_ticker.
+            others = [
+                name
+                for name, value in (
+                    ("status", status),
+                    ("event_ticker", event),
+                    ("tickers", tickers),
+                    ("mve_filter=only", mve == "only" or None),
+                    *((w.name, w) for w in windows),
+                )
+                if value is not None
+            ]
+            if others:
+                raise bad_request(
+                    "min_updated_ts can only be combined with mve_filter=exclude and "
+                    f"series_ticker, not {', '.join(others)}"
+                )
         allowed = STATUS_FILTER[status] if status else None
 
         def keep(ticker: str) -> bool:
             m = self.markets[ticker]
-            close_ts = m.close_time.timestamp()
-            created_ts = m.created_time.timestamp()
             return not (
                 (allowed is not None and m.status not in allowed)
                 or (event is not None and m.event_ticker != event)
                 or (series is not None and m.series_ticker != series)
                 or (tickers is not None and ticker not in tickers)
-                or (min_close is not None and close_ts < min_close)
-                or (max_close is not None and close_ts > max_close)
-                or (min_created is not None and created_ts < min_created)
-                or (max_created is not None and created_ts > max_created)
+                or (mve == "only" and m.mve_collection_ticker is None)
+                or (mve == "exclude" and m.mve_collection_ticker is not None)
+                or (min_updated is not None and m.updated_time.timestamp() < min_updated)
+                or not all(w.admits(m) for w in windows)
             )
 
         with self._lock:

@@ -99,6 +99,7 @@ def market_json(m: SimMarket) -> dict[str, Any]:
         "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
         "is_provisional": False,
         "exchange_index": 0,
+        **({"mve_collection_ticker": m.mve_collection_ticker} if m.mve_collection_ticker else {}),
     }
 
 
