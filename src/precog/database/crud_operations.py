@@ -31,6 +31,7 @@ from psycopg.rows import class_row
 
 from precog.database.connection import translate_error
 from precog.database.errors import ForeignKeyViolationError
+from precog.database.input_checks import check_key, check_observations, check_rows
 from precog.database.records import (
     BalanceRow,
     BalanceSnapshot,
@@ -72,6 +73,9 @@ R = TypeVar("R")
 Conn = AsyncConnection[Any]
 
 SETTLED_STATUS = "finalized"
+# Money (balances, fees, costs, P&L) as migration 0004_money_precision stores it: the 6
+# decimals Kalshi sends (reference A3). Prices stay numeric(10,4), counts numeric(18,2).
+MONEY = "numeric(20,6)"
 
 MARKETS = Scd2Table(
     name="markets",
@@ -99,7 +103,7 @@ BALANCES = Scd2Table(
     name="account_balance",
     key_id="balance_key_id",
     business_key=(Column("platform_id", "bigint"),),
-    tracked=(Column("balance", "numeric(18,4)"), Column("portfolio_value", "numeric(18,4)")),
+    tracked=(Column("balance", MONEY), Column("portfolio_value", MONEY)),
 )
 POSITIONS = Scd2Table(
     name="positions",
@@ -111,10 +115,10 @@ POSITIONS = Scd2Table(
     ),
     tracked=(
         Column("quantity", "numeric(18,2)"),
-        Column("market_exposure", "numeric(18,4)"),
-        Column("total_traded", "numeric(18,4)"),
-        Column("realized_pnl", "numeric(18,4)"),
-        Column("fees_paid", "numeric(18,4)"),
+        Column("market_exposure", MONEY),
+        Column("total_traded", MONEY),
+        Column("realized_pnl", MONEY),
+        Column("fees_paid", MONEY),
     ),
 )
 GAME_STATES = Scd2Table(
@@ -141,6 +145,12 @@ SCD2_TABLES = (MARKETS, BALANCES, POSITIONS, GAME_STATES)
 _WRITERS = {table.name: Scd2Writer(table) for table in SCD2_TABLES}
 
 
+async def _write(conn: Conn, table: Scd2Table, observations: Sequence[Observation]) -> UpsertResult:
+    """The SCD2 writer, after refusing values the database could not store exactly."""
+    check_observations(table, observations)
+    return await _WRITERS[table.name].upsert(conn, observations)
+
+
 # ---------------------------------------------------------------- plumbing
 
 
@@ -162,7 +172,7 @@ async def _transaction(conn: Conn, work: Callable[[], Awaitable[T]]) -> T:
                 attempt, policy=DEFAULT_RETRY, is_retryable=is_retryable_conflict
             )
         return await attempt()
-    except psycopg.Error as exc:
+    except (psycopg.Error, UnicodeEncodeError) as exc:
         translated = translate_error(exc, _describe(conn))
         if translated is None:
             raise
@@ -172,7 +182,7 @@ async def _transaction(conn: Conn, work: Callable[[], Awaitable[T]]) -> T:
 async def _read(conn: Conn, work: Callable[[], Awaitable[T]]) -> T:
     try:
         return await work()
-    except psycopg.Error as exc:
+    except (psycopg.Error, UnicodeEncodeError) as exc:
         translated = translate_error(exc, _describe(conn))
         if translated is None:
             raise
@@ -371,7 +381,7 @@ async def upsert_markets(
             }
             values["event_id"] = event_ids[snap.event_ticker]
             observations.append(Observation((snap.ticker,), values, snap.observed_at))
-        return await _WRITERS["markets"].upsert(conn, observations)
+        return await _write(conn, MARKETS, observations)
 
     return await _transaction(conn, work)
 
@@ -435,7 +445,7 @@ async def upsert_balances(conn: Conn, snapshots: Sequence[BalanceSnapshot]) -> U
             )
             for s in snapshots
         ]
-        return await _WRITERS["account_balance"].upsert(conn, observations)
+        return await _write(conn, BALANCES, observations)
 
     return await _transaction(conn, work)
 
@@ -479,7 +489,7 @@ async def upsert_positions(conn: Conn, snapshots: Sequence[PositionSnapshot]) ->
             )
             for s in snapshots
         ]
-        return await _WRITERS["positions"].upsert(conn, observations)
+        return await _write(conn, POSITIONS, observations)
 
     return await _transaction(conn, work)
 
@@ -544,7 +554,7 @@ _FILL_COLS = [
     Column("count", "numeric(18,2)"),
     Column("yes_price", "numeric(10,4)"),
     Column("no_price", "numeric(10,4)"),
-    Column("fee_cost", "numeric(18,4)"),
+    Column("fee_cost", MONEY),
     Column("is_taker", "boolean"),
     Column("created_time", "timestamptz"),
 ]
@@ -554,6 +564,8 @@ async def insert_fills(conn: Conn, fills: Sequence[FillInput]) -> InsertResult:
     """Append fills; a fill whose venue id is already stored is skipped (idempotent)."""
     if not fills:
         return InsertResult(0, 0)
+
+    check_rows("fills", _FILL_COLS[1:], fills, keys=("venue_fill_id", "ticker"))
 
     async def work() -> InsertResult:
         pids = await _platform_ids(conn, (f.platform for f in fills))
@@ -596,10 +608,10 @@ _SETTLEMENT_COLS = [
     Column("market_result", "text"),
     Column("yes_count", "numeric(18,2)"),
     Column("no_count", "numeric(18,2)"),
-    Column("yes_total_cost", "numeric(18,4)"),
-    Column("no_total_cost", "numeric(18,4)"),
-    Column("revenue", "numeric(18,4)"),
-    Column("fee_cost", "numeric(18,4)"),
+    Column("yes_total_cost", MONEY),
+    Column("no_total_cost", MONEY),
+    Column("revenue", MONEY),
+    Column("fee_cost", MONEY),
     Column("value", "numeric(10,4)"),
     Column("settled_time", "timestamptz"),
 ]
@@ -614,6 +626,8 @@ async def insert_settlements(conn: Conn, settlements: Sequence[SettlementInput])
     """
     if not settlements:
         return InsertResult(0, 0)
+
+    check_rows("settlements", _SETTLEMENT_COLS[1:], settlements, keys=("ticker",))
 
     async def work() -> InsertResult:
         pids = await _platform_ids(conn, (s.platform for s in settlements))
@@ -661,7 +675,7 @@ async def _finalize_markets(conn: Conn, settled: Sequence[tuple[Any, ...]]) -> N
         if value is not None:
             values["settlement_value"] = value
         observations.append(Observation((row.ticker,), values, at))
-    await _WRITERS["markets"].upsert(conn, observations)
+    await _write(conn, MARKETS, observations)
 
 
 async def list_settlements(conn: Conn, ticker: str | None = None) -> list[SettlementRow]:
@@ -831,7 +845,7 @@ async def upsert_game_states(conn: Conn, snapshots: Sequence[GameStateSnapshot])
     ]
 
     async def work() -> UpsertResult:
-        return await _WRITERS["game_states"].upsert(conn, observations)
+        return await _write(conn, GAME_STATES, observations)
 
     return await _transaction(conn, work)
 
@@ -875,6 +889,12 @@ async def list_current_game_states(
 # ---------------------------------------------------------------- any SCD2 table by name
 
 
+SCD2_KEY_FIELDS = {
+    "markets": ("ticker",),
+    "account_balance": ("platform",),
+    "positions": ("ticker", "side", "platform"),
+    "game_states": ("league", "espn_event_id"),
+}
 SCD2_KEY_HELP = {
     "markets": "TICKER",
     "account_balance": "[PLATFORM]",
@@ -888,6 +908,8 @@ async def scd2_history(
 ) -> list[Any]:
     """History of one business key of any SCD2 table (or its version valid at `at`)."""
     p = list(key)
+    for field, part in zip(SCD2_KEY_FIELDS.get(table, ()), p, strict=False):
+        check_key(table, field, part)  # an impossible key is bad input, not a database error
     history: Callable[[], Awaitable[list[Any]]] | None = None
     at_time: Callable[[datetime], Awaitable[Any]] | None = None
     if table == "markets" and len(p) == 1:
