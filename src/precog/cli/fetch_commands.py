@@ -8,7 +8,8 @@ exchange is started on loopback with a generated key) and persists through
 - balance: a new SCD2 version of the account balance only when it changed;
 - markets: every page is upserted as SCD2 versions (series and events created from the
   exchange's event data); a progress bar on stderr follows the pages;
-- positions: SCD2 versions per (ticker, side); a side that went flat is written as 0;
+- positions: SCD2 versions per (ticker, side); a side that went flat is written as 0, and
+  a position the exchange no longer reports (settled) is closed the same way;
 - fills: appended, idempotent on the fill id;
 - settlements: appended, idempotent, and their markets move to `finalized`.
 
@@ -389,7 +390,13 @@ async def _fetch_positions(dry_run: bool, as_json: bool) -> None:
                                 fees_paid=p.fees_paid,
                             )
                         )  # fmt: skip
-            return await crud.upsert_positions(conn, snapshots)
+            # Every side of every reported ticker is handled above; positions missing from
+            # the answer were settled (Kalshi drops them, reference A4.10): close them too,
+            # in the same transaction.
+            reported = {(p.ticker, side) for p in market_positions for side in ("yes", "no")}
+            async with conn.transaction():
+                result = await crud.upsert_positions(conn, snapshots)
+                return result + await crud.close_missing_positions(conn, reported, observed)
 
     stored = _stored(await _with_database(dry_run, store))
     rows = [_record(p) for p in market_positions]

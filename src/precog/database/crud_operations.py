@@ -5,6 +5,7 @@ transaction and joins the caller's transaction otherwise):
 - SCD2 tables through the one writer in `scd2.py`: `upsert_markets` (creating the series
   and events a market needs from the snapshot), `upsert_balances`, `upsert_positions`,
   `upsert_game_states`; all return `UpsertResult(created, updated, unchanged, stale)`;
+- positions the venue stopped reporting (settled, closed): `close_missing_positions`;
 - append-only, idempotent on the venue's id: `insert_fills`, `insert_settlements` (a new
   settlement also moves its market to `finalized` with the result);
 - reference data: `upsert_series`, `upsert_events`, `upsert_teams`, `upsert_venues`,
@@ -22,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
@@ -488,6 +490,50 @@ async def upsert_positions(conn: Conn, snapshots: Sequence[PositionSnapshot]) ->
                 s.observed_at,
             )
             for s in snapshots
+        ]
+        return await _write(conn, POSITIONS, observations)
+
+    return await _transaction(conn, work)
+
+
+async def close_missing_positions(
+    conn: Conn,
+    reported: Iterable[tuple[str, str]],
+    observed_at: datetime,
+    *,
+    platform: str = "kalshi",
+) -> UpsertResult:
+    """Close every open position the venue no longer reports: a new version with quantity
+    and exposure 0 (P&L, fees and traded totals kept) at `observed_at`.
+
+    `reported` holds the (ticker, side) pairs of the venue's complete, successfully read
+    answer. Kalshi drops settled positions from its default positions answer (reference
+    A4.10), so a position that vanished was settled or closed: without this it would stay
+    open forever. The one path for `precog fetch positions` and the account collector.
+    """
+    seen = set(reported)
+
+    async def work() -> UpsertResult:
+        open_rows = [
+            row
+            for row in await get_current_positions(conn, platform)
+            if row.quantity != 0 and (row.ticker, row.side) not in seen
+        ]
+        if not open_rows:
+            return UpsertResult()
+        values = [
+            {
+                "quantity": Decimal("0.00"),
+                "market_exposure": Decimal(0),
+                "total_traded": row.total_traded,
+                "realized_pnl": row.realized_pnl,
+                "fees_paid": row.fees_paid,
+            }
+            for row in open_rows
+        ]
+        observations = [
+            Observation((row.platform_id, row.ticker, row.side), value, observed_at)
+            for row, value in zip(open_rows, values, strict=True)
         ]
         return await _write(conn, POSITIONS, observations)
 
