@@ -14,9 +14,10 @@ phase) are never retried after a timeout/5xx: their outcome is unknown.
 Lifecycle is explicit: `KalshiClient(...)` is NEW; `open()` / `async with` makes it OPEN;
 `aclose()` makes it CLOSED for good. Every list endpoint has a `get_*` (one page, as a
 `ParsedPage` with the bad records reported, not dropped) and an `iter_*` async iterator
-that follows `cursor` until it is empty; both come from one table (`ListEndpoint`: path,
-page parser, signed or not) and one pagination loop, with each endpoint's filters typed by a
-`TypedDict`.
+that follows `cursor` until it is empty (fills and orders also with the history before
+Kalshi's cutoff: `iter_all_fill_pages`, `iter_all_order_pages`); both come from one table
+(`ListEndpoint`: path, page parser, signed or not) and one pagination loop, with each
+endpoint's filters typed by a `TypedDict`.
 
 Base URL: `KALSHI_API_BASE_URL` if set, else by mode (demo/live public hosts); the sandbox
 has no fixed URL (it is started on a free loopback port), see `kalshi_base_url`.
@@ -53,6 +54,7 @@ from precog.api_connectors.kalshi_models import (
     Event,
     ExchangeStatus,
     Fill,
+    HistoricalCutoff,
     Market,
     Order,
     Orderbook,
@@ -67,6 +69,7 @@ from precog.api_connectors.kalshi_models import (
     parse_event,
     parse_exchange_status,
     parse_fill,
+    parse_historical_cutoff,
     parse_list,
     parse_market,
     parse_order,
@@ -108,6 +111,9 @@ MAX_LIMIT: Final[Mapping[str, int]] = {
     "/portfolio/fills": 1000,
     "/portfolio/settlements": 1000,
     "/portfolio/orders": 1000,
+    # Not in the reference's table; the SDK documents 200 (a smaller page always works).
+    "/historical/fills": 200,
+    "/historical/orders": 200,
 }
 
 Timestamp = int | dt.datetime
@@ -173,6 +179,11 @@ class OrderFilters(TypedDict, total=False):
     max_ts: Timestamp | None
 
 
+class HistoricalFilters(TypedDict, total=False):
+    ticker: str | None
+    max_ts: Timestamp | None
+
+
 @dataclass(frozen=True)
 class ListEndpoint(Generic[P]):
     """One cursor-paginated GET endpoint: its path, how a page parses, whether it is signed."""
@@ -203,6 +214,14 @@ SETTLEMENTS: Final = ListEndpoint(
 )
 ORDERS: Final = ListEndpoint(
     "/portfolio/orders", _list_of("orders", parse_order, "Order"), auth=True
+)
+
+# Fills and finished orders older than the historical cutoff live only here (A4.11, A4.13).
+HISTORICAL_FILLS: Final = ListEndpoint(
+    "/historical/fills", _list_of("fills", parse_fill, "Fill"), auth=True
+)
+HISTORICAL_ORDERS: Final = ListEndpoint(
+    "/historical/orders", _list_of("orders", parse_order, "Order"), auth=True
 )
 
 
@@ -774,6 +793,102 @@ class KalshiClient:
     async def get_order(self, order_id: str) -> Order:
         body = await self.request_json("GET", f"/portfolio/orders/{_segment(order_id)}")
         return parse_order(object_field(body, "order", record="order"))
+
+    # -- history before the cutoff -----------------------------------------------------
+    async def get_historical_cutoff(self) -> HistoricalCutoff:
+        """Where live data ends: older fills/orders are only under /historical (A4.15)."""
+        body = await self.request_json("GET", "/historical/cutoff", auth=False)
+        return parse_historical_cutoff(body)
+
+    async def get_historical_fills(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **filters: Unpack[HistoricalFilters],
+    ) -> ParsedPage[Fill]:
+        return await self._get_page(HISTORICAL_FILLS, limit, cursor, filters)
+
+    def iter_historical_fills(
+        self, *, limit: int | None = None, **filters: Unpack[HistoricalFilters]
+    ) -> AsyncIterator[Fill]:
+        return self._items(self._iter_pages(HISTORICAL_FILLS, limit, filters))
+
+    async def get_historical_orders(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **filters: Unpack[HistoricalFilters],
+    ) -> ParsedPage[Order]:
+        return await self._get_page(HISTORICAL_ORDERS, limit, cursor, filters)
+
+    def iter_historical_orders(
+        self, *, limit: int | None = None, **filters: Unpack[HistoricalFilters]
+    ) -> AsyncIterator[Order]:
+        return self._items(self._iter_pages(HISTORICAL_ORDERS, limit, filters))
+
+    def iter_all_fill_pages(
+        self,
+        *,
+        limit: int | None = None,
+        ticker: str | None = None,
+        min_ts: dt.datetime | None = None,
+    ) -> AsyncIterator[ParsedPage[Fill]]:
+        """Every fill, live and historical: GET /portfolio/fills, then GET /historical/fills
+        unless `min_ts` is at or after the cutoff. Each fill once, even if the cutoff moves
+        while we read (live first, so a fill moving to history is seen in one or both)."""
+        return self._live_then_history(
+            self._iter_pages(FILLS, limit, {"ticker": ticker, "min_ts": min_ts}),
+            HISTORICAL_FILLS,
+            filters={"ticker": ticker},
+            limit=limit,
+            min_ts=min_ts,
+            boundary=lambda cutoff: cutoff.trades_created_ts,
+            identity=lambda fill: fill.fill_id,
+        )
+
+    def iter_all_order_pages(
+        self,
+        *,
+        limit: int | None = None,
+        ticker: str | None = None,
+        min_ts: dt.datetime | None = None,
+    ) -> AsyncIterator[ParsedPage[Order]]:
+        """Every order, live and historical (finished orders older than the cutoff)."""
+        return self._live_then_history(
+            self._iter_pages(ORDERS, limit, {"ticker": ticker, "min_ts": min_ts}),
+            HISTORICAL_ORDERS,
+            filters={"ticker": ticker},
+            limit=limit,
+            min_ts=min_ts,
+            boundary=lambda cutoff: cutoff.orders_updated_ts,
+            identity=lambda order: order.order_id,
+        )
+
+    async def _live_then_history(
+        self,
+        live: AsyncIterator[ParsedPage[T]],
+        historical: ListEndpoint[ParsedPage[T]],
+        *,
+        filters: Mapping[str, Any],
+        limit: int | None,
+        min_ts: dt.datetime | None,
+        boundary: Callable[[HistoricalCutoff], dt.datetime],
+        identity: Callable[[T], str],
+    ) -> AsyncIterator[ParsedPage[T]]:
+        cutoff = boundary(await self.get_historical_cutoff())
+        seen: set[str] = set()
+        async for page in live:
+            seen.update(identity(item) for item in page.items)
+            yield page
+        if min_ts is not None and min_ts >= cutoff:
+            return  # nothing asked for is older than the cutoff
+        limit = None if limit is None else min(limit, MAX_LIMIT[historical.path])
+        async for page in self._iter_pages(historical, limit, filters):
+            fresh = tuple(item for item in page.items if identity(item) not in seen)
+            seen.update(identity(item) for item in fresh)
+            yield ParsedPage(fresh, page.errors, page.cursor)
 
 
 def _fields(event: Event) -> dict[str, Any]:

@@ -10,7 +10,8 @@ exchange is started on loopback with a generated key) and persists through
   exchange's event data); a progress bar on stderr follows the pages;
 - positions: SCD2 versions per (ticker, side); a side that went flat is written as 0, and
   a position the exchange no longer reports (settled) is closed the same way;
-- fills: appended, idempotent on the fill id;
+- fills: live and historical (older than Kalshi's cutoff), appended, idempotent on the
+  fill id;
 - settlements: appended, idempotent, and their markets move to `finalized`.
 
 `--json` prints machine-readable output (Decimals as exact strings); otherwise a Rich table.
@@ -422,7 +423,7 @@ def fills_command(
     dry_run: bool = DRY_RUN,
     as_json: bool = AS_JSON,
 ) -> None:
-    """Fetch every fill and append the new ones (idempotent on the fill id)."""
+    """Fetch every fill, history included, and append the new ones (idempotent on the id)."""
     _run(_fetch_fills(ticker, dry_run, as_json))
 
 
@@ -435,7 +436,8 @@ async def _fetch_fills(ticker: str | None, dry_run: bool, as_json: bool) -> None
     async with kalshi_session(os.environ) as client:
         with _progress("fills") as progress:
             task = progress.add_task("fills", total=None, pages=0)
-            async for page in client.iter_fill_pages(limit=1000, ticker=ticker):
+            # Live fills, then the history before Kalshi's cutoff (GET /historical/fills).
+            async for page in client.iter_all_fill_pages(limit=1000, ticker=ticker):
                 fills.extend(page.items)
                 progress.update(
                     task, advance=len(page.items), pages=progress.tasks[0].fields["pages"] + 1

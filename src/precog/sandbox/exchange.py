@@ -58,6 +58,7 @@ from precog.sandbox.records import (
 from precog.utils.clock import Clock, SystemClock
 
 BOOK_DEPTH = 5
+HISTORY_WINDOW = dt.timedelta(days=90)
 INITIAL_BALANCE = Decimal("10000.0000")
 USER_ID = "00000000-0000-4000-8000-00000000beef"
 
@@ -178,6 +179,9 @@ class SandboxExchange:
         self.positions: dict[str, SimPosition] = {}
         self.balance = INITIAL_BALANCE
         self.balance_updated = self.now()
+        # Older fills and finished orders are served only by /historical/* (reference
+        # A4.15); None = Kalshi's target window, HISTORY_WINDOW before simulated now.
+        self.historical_cutoff: dt.datetime | None = None
         self._seq = 0
         self._event_counter = 0
         self.steps = 0
@@ -782,16 +786,34 @@ class SandboxExchange:
                 "cursor": cursor,
             }
 
-    def list_fills(self, q: dict[str, str]) -> dict[str, Any]:
-        limit = parse_limit(q.get("limit"), "fills")
+    # -- history ---------------------------------------------------------------------------
+    def cutoff(self) -> dt.datetime:
+        """The live/historical boundary for fills and finished orders."""
+        with self._lock:
+            if self.historical_cutoff is not None:
+                return self.historical_cutoff
+            return self.now() - HISTORY_WINDOW
+
+    def historical_cutoff_json(self) -> dict[str, Any]:
+        when = shapes.timestamp(self.cutoff())
+        return {"market_settled_ts": when, "trades_created_ts": when, "orders_updated_ts": when}
+
+    def _order_is_historical(self, o: SimOrder, cutoff: dt.datetime) -> bool:
+        # Resting orders always stay live; finished ones move by their last update.
+        return o.status != "resting" and o.last_update_time < cutoff
+
+    def list_fills(self, q: dict[str, str], *, historical: bool = False) -> dict[str, Any]:
+        limit = parse_limit(q.get("limit"), "historical_fills" if historical else "fills")
         ticker, order_id = q.get("ticker") or None, q.get("order_id") or None
         in_window = time_window(q)
+        cutoff = self.cutoff()
 
         def keep(f: SimFill) -> bool:
             return not (
                 (ticker is not None and f.ticker != ticker)
                 or (order_id is not None and f.order_id != order_id)
                 or not in_window(f.created_time)
+                or (f.created_time < cutoff) is not historical
             )
 
         with self._lock:
@@ -814,8 +836,9 @@ class SandboxExchange:
             page, cursor = page_by_seq(self.settlements, "s", q.get("cursor"), limit, keep)
             return {"settlements": [shapes.settlement_json(s) for s in page], "cursor": cursor}
 
-    def list_orders(self, q: dict[str, str]) -> dict[str, Any]:
-        limit = parse_limit(q.get("limit"), "orders")
+    def list_orders(self, q: dict[str, str], *, historical: bool = False) -> dict[str, Any]:
+        limit = parse_limit(q.get("limit"), "historical_orders" if historical else "orders")
+        cutoff = self.cutoff()
         ticker = q.get("ticker") or None
         events = {e for e in (q.get("event_ticker") or "").split(",") if e} or None
         if events is not None and len(events) > 10:
@@ -831,6 +854,7 @@ class SandboxExchange:
                 or (events is not None and o.event_ticker not in events)
                 or (status is not None and o.status != status)
                 or not in_window(o.created_time)
+                or self._order_is_historical(o, cutoff) is not historical
             )
 
         with self._lock:

@@ -172,6 +172,9 @@ class SandboxServer:
             ("/portfolio/fills", lambda r: ex.list_fills(_query(r)), True),
             ("/portfolio/settlements", lambda r: ex.list_settlements(_query(r)), True),
             ("/portfolio/orders", lambda r: ex.list_orders(_query(r)), True),
+            ("/historical/cutoff", lambda r: ex.historical_cutoff_json(), False),
+            ("/historical/fills", lambda r: ex.list_fills(_query(r), historical=True), True),
+            ("/historical/orders", lambda r: ex.list_orders(_query(r), historical=True), True),
             (
                 "/portfolio/orders/{order_id}",
                 lambda r: ex.get_order(r.match_info["order_id"]),
