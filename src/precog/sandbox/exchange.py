@@ -794,6 +794,11 @@ class SandboxExchange:
                 return self.historical_cutoff
             return self.now() - HISTORY_WINDOW
 
+    def set_historical_cutoff(self, when: dt.datetime | None) -> None:
+        """Move the cutoff (None: back to HISTORY_WINDOW before simulated now)."""
+        with self._lock:
+            self.historical_cutoff = when
+
     def historical_cutoff_json(self) -> dict[str, Any]:
         when = shapes.timestamp(self.cutoff())
         return {"market_settled_ts": when, "trades_created_ts": when, "orders_updated_ts": when}

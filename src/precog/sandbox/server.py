@@ -9,6 +9,7 @@ headers when they are sent. Admin routes (outside the API, unauthenticated, loop
     DELETE /_admin/keys/{key_id}         revoke a key
     POST   /_admin/keys/rotate           {"old_key_id", "public_key", "new_key_id"?} -> {"key_id"}
     POST   /_admin/step                  {"steps"?: 1, "advance_seconds"?: 0}
+    POST   /_admin/historical_cutoff     {"cutoff": RFC 3339 | null (90 days back)}
     GET    /_admin/stats                 request / fault / auth counters
 
 `SandboxServer` runs in the caller's event loop (`await start()` / `await stop()`);
@@ -19,6 +20,7 @@ headers when they are sent. Admin routes (outside the API, unauthenticated, loop
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import threading
@@ -190,6 +192,7 @@ class SandboxServer:
         app.router.add_post("/_admin/keys/rotate", self._rotate_key)
         app.router.add_delete("/_admin/keys/{key_id}", self._revoke_key)
         app.router.add_post("/_admin/step", self._step)
+        app.router.add_post("/_admin/historical_cutoff", self._set_cutoff)
         app.router.add_get("/_admin/stats", self._stats)
         return app
 
@@ -359,6 +362,17 @@ class SandboxServer:
         steps = int(body.get("steps", 1))
         self.exchange.advance(float(body.get("advance_seconds", 0)), steps=steps)
         return _json({"steps": self.exchange.steps, "now": self.exchange.now().isoformat()})
+
+    async def _set_cutoff(self, request: web.Request) -> web.Response:
+        raw = (await self._admin_body(request)).get("cutoff")
+        try:
+            when = None if raw is None else dt.datetime.fromisoformat(str(raw))
+        except ValueError:
+            raise web.HTTPBadRequest(text="cutoff must be an RFC 3339 date-time or null") from None
+        if when is not None and when.tzinfo is None:
+            raise web.HTTPBadRequest(text="cutoff must carry a UTC offset")
+        self.exchange.set_historical_cutoff(when)
+        return _json(self.exchange.historical_cutoff_json())
 
     async def _stats(self, request: web.Request) -> web.Response:
         return _json(
