@@ -24,15 +24,19 @@ def test_six_decimal_fees_travel_exactly_from_wire_to_database_to_json(
     exchange = sandbox.exchange
     ticker = sorted(exchange.markets)[0]
     with exchange._lock:  # the sandbox serves requests from its own thread
-        exchange.fills.append(
-            SimFill(10_000_000, "fill-sub-cent", "order-1", ticker, "yes", Decimal("3"),
-                    Decimal("0.4200"), Decimal("0.012345"), exchange.now())
-        )  # fmt: skip
+        for seq, (fill_id, fee) in enumerate(
+            [("fill-reference", "0.010000"), ("fill-sub-cent", "0.012345")], 10_000_000
+        ):
+            exchange.fills.append(
+                SimFill(seq, fill_id, "order-1", ticker, "yes", Decimal("3"),
+                        Decimal("0.4200"), Decimal(fee), exchange.now())
+            )  # fmt: skip
     env = {**sandbox.env, **db_env}
     result = precog_cli("fetch", "fills", "--ticker", ticker, "--json", env=env)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     printed = {f["fill_id"]: f["fee_cost"] for f in out["fills"]}
+    assert printed["fill-reference"] == "0.010000"  # the reference's A3 example
     assert printed["fill-sub-cent"] == "0.012345"  # parsed exactly, not rounded
     with psycopg.connect(db_env["DATABASE_URL"]) as conn:
         stored = dict(conn.execute("SELECT venue_fill_id, fee_cost FROM fills").fetchall())
