@@ -8,8 +8,10 @@ exchange is started on loopback with a generated key) and persists through
 - balance: a new SCD2 version of the account balance only when it changed;
 - markets: every page is upserted as SCD2 versions (series and events created from the
   exchange's event data); a progress bar on stderr follows the pages;
-- positions: SCD2 versions per (ticker, side); a side that went flat is written as 0;
-- fills: appended, idempotent on the fill id;
+- positions: SCD2 versions per (ticker, side); a side that went flat is written as 0, and
+  a position the exchange no longer reports (settled) is closed the same way;
+- fills: live and historical (older than Kalshi's cutoff), appended, idempotent on the
+  fill id;
 - settlements: appended, idempotent, and their markets move to `finalized`.
 
 `--json` prints machine-readable output (Decimals as exact strings); otherwise a Rich table.
@@ -390,7 +392,13 @@ async def _fetch_positions(dry_run: bool, as_json: bool) -> None:
                                 fees_paid=p.fees_paid,
                             )
                         )  # fmt: skip
-            return await crud.upsert_positions(conn, snapshots)
+            # Every side of every reported ticker is handled above; positions missing from
+            # the answer were settled (Kalshi drops them, reference A4.10): close them too,
+            # in the same transaction.
+            reported = {(p.ticker, side) for p in market_positions for side in ("yes", "no")}
+            async with conn.transaction():
+                result = await crud.upsert_positions(conn, snapshots)
+                return result + await crud.close_missing_positions(conn, reported, observed)
 
     stored = _stored(await _with_database(dry_run, store))
     rows = [_record(p) for p in market_positions]
@@ -416,7 +424,7 @@ def fills_command(
     dry_run: bool = DRY_RUN,
     as_json: bool = AS_JSON,
 ) -> None:
-    """Fetch every fill and append the new ones (idempotent on the fill id)."""
+    """Fetch every fill, history included, and append the new ones (idempotent on the id)."""
     _run(_fetch_fills(ticker, dry_run, as_json))
 
 
@@ -429,7 +437,8 @@ async def _fetch_fills(ticker: str | None, dry_run: bool, as_json: bool) -> None
     async with kalshi_session(os.environ) as client:
         with _progress("fills") as progress:
             task = progress.add_task("fills", total=None, pages=0)
-            async for page in client.iter_fill_pages(limit=1000, ticker=ticker):
+            # Live fills, then the history before Kalshi's cutoff (GET /historical/fills).
+            async for page in client.iter_all_fill_pages(limit=1000, ticker=ticker):
                 fills.extend(page.items)
                 progress.update(
                     task, advance=len(page.items), pages=progress.tasks[0].fields["pages"] + 1
