@@ -93,6 +93,7 @@ async def _serve(
         client_env = {
             "KALSHI_MODE": "sandbox",
             "KALSHI_API_BASE_URL": server.base_url,
+            "ESPN_API_BASE_URL": server.espn_base_url,
             key_var: key_id,
             path_var: str(key_path),
         }
