@@ -38,10 +38,11 @@ logger = logging.getLogger(__name__)
 # Failures after which the same write can succeed later: keep the observations queued.
 TRANSIENT_DB_ERRORS = (DatabaseUnavailableError, PoolExhaustedError, ConcurrencyConflictError)
 MAX_PENDING_GAMES = 50_000
+FOLLOW_FOR = dt.timedelta(hours=36)  # how long an unfinished game is followed off the board
 
 
 class ScoreboardSource(Protocol):
-    async def get_scoreboard(self, league: str) -> Scoreboard: ...
+    async def get_scoreboard(self, league: str, *, dates: dt.date | None = None) -> Scoreboard: ...
 
 
 class Database(Protocol):
@@ -75,6 +76,12 @@ class PollResult:
     written: int
     failed_leagues: tuple[str, ...]
     write_error: str | None
+
+
+def _us_day(game: Game) -> dt.date:
+    # ESPN's `dates` day is the US day (reference B9); Eastern standard time is close enough.
+    assert game.start_time is not None
+    return (game.start_time - dt.timedelta(hours=5)).date()
 
 
 class GameStatePoller:
@@ -138,18 +145,17 @@ class GameStatePoller:
         failed: list[str] = []
         for league in self.leagues:
             try:
-                board = await self.source.get_scoreboard(league)
+                league_games = await self._league_games(league)
             except (EspnError, PrecogError) as exc:
                 failed.append(league)
                 self.stats.league_failures += 1
                 self.stats.last_error = f"{league}: {exc}"
                 logger.warning("ESPN %s scoreboard failed: %s", league, exc)
                 continue
-            self.stats.parse_errors += len(board.errors)
-            self.stats.per_league[league] = len(board.games)
-            games.extend(board.games)
-        for game in games:
-            self.games[(game.league, game.event_id)] = game
+            self.stats.per_league[league] = len(league_games)
+            self.games = {k: g for k, g in self.games.items() if k[0] != league}
+            self.games.update(((g.league, g.event_id), g) for g in league_games)
+            games.extend(league_games)
         self.stats.games_seen += len(games)
         self.stats.live_games = sum(1 for g in self.games.values() if g.is_live)
         changed = self._changed(games)
@@ -161,6 +167,33 @@ class GameStatePoller:
         if failed or write_error:
             self.stats.failed_polls += 1
         return PollResult(tuple(games), len(changed), written, tuple(failed), write_error)
+
+    async def _league_games(self, league: str) -> list[Game]:
+        """Today's board, plus the day of any unfinished game that left it.
+
+        ESPN's default scoreboard moves to the next day at the US day boundary; a game still
+        running (or not yet seen running) then would never be seen final without following
+        it to its own day. Only games that started within FOLLOW_FOR are followed.
+        """
+        board = await self.source.get_scoreboard(league)
+        self.stats.parse_errors += len(board.errors)
+        found = {g.event_id: g for g in board.games}
+        since = self.clock.now() - FOLLOW_FOR
+        left = [
+            g
+            for (lg, event_id), g in self.games.items()
+            if lg == league
+            and event_id not in found
+            and (g.is_live or g.status == "pre")
+            and g.start_time is not None
+            and g.start_time >= since
+        ]
+        for day in sorted({_us_day(g) for g in left}):
+            earlier = await self.source.get_scoreboard(league, dates=day)
+            self.stats.parse_errors += len(earlier.errors)
+            wanted = {g.event_id for g in left}
+            found.update((g.event_id, g) for g in earlier.games if g.event_id in wanted)
+        return list(found.values())
 
     def _changed(self, games: list[Game]) -> list[Game]:
         changed = []
