@@ -4,6 +4,7 @@ request shape, retries only for timeouts/5xx/truncation, the polite rate limit."
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from decimal import Decimal
 from typing import Any
@@ -100,8 +101,8 @@ async def test_every_gameday_cassette_parses_every_status(league: str) -> None:
     # the in-progress game lists the away team first: sides come from homeAway
     assert live.home.team is not None
     assert live.home.team.abbreviation == "RIV"
-    assert (live.home.score, live.away.score) == ((7, 10) if league in ("nfl", "ncaaf") else
-                                                  (1, 2) if league == "nhl" else (28, 31))  # fmt: skip
+    expected_score = {"nfl": (7, 10), "ncaaf": (7, 10), "nhl": (1, 2)}.get(league, (28, 31))
+    assert (live.home.score, live.away.score) == expected_score
     final, overtime = board.games[-3], board.games[-2]
     assert final.completed
     assert final.home.winner is True
@@ -269,7 +270,7 @@ async def test_the_rate_limit_waits_instead_of_failing() -> None:
     async with _client(httpx.MockTransport(handle), clock) as client:
         for _ in range(4):
             await client.get_scoreboard("nhl")
-    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
     assert gaps == pytest.approx([1.0, 1.0, 1.0])
 
 
