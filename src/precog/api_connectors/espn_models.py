@@ -249,22 +249,21 @@ def _list(value: Any) -> list[Any]:
 
 
 def _text(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         value = value.strip()
         return value or None
-    if isinstance(value, int):
+    if kind is int:  # exactly int: a bool is not text
         return str(value)
     return None
 
 
 def _int(value: Any) -> int | None:
     """An integral number from an int, an integral Decimal/float or a digit string."""
+    if type(value) is int:  # the common case; a bool is not a number here
+        return value
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, Decimal | float):
         try:
             number = Decimal(value)
@@ -279,6 +278,8 @@ def _int(value: Any) -> int | None:
 
 
 def _decimal(value: Any) -> Decimal | None:
+    if type(value) is Decimal:  # what decode_json gives for fractional numbers
+        return value if value.is_finite() else None
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | Decimal | float | str):
