@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from precog.api_connectors.espn_models import EspnError, Game, Scoreboard
+from precog.api_connectors.espn_models import LEAGUES, Game, Scoreboard
 from precog.database.crud_sports import record_games, tracked_state
 from precog.database.errors import (
     ConcurrencyConflictError,
@@ -100,6 +100,9 @@ class GameStatePoller:
     ) -> None:
         if not leagues:
             raise ValueError("at least one league is needed")
+        unknown = sorted(set(leagues) - set(LEAGUES))
+        if unknown:
+            raise ValueError(f"unknown leagues {unknown}; use any of {', '.join(LEAGUES)}")
         if live_interval <= 0 or idle_interval < live_interval:
             raise ValueError("intervals must be positive and idle_interval >= live_interval")
         self.source = source
@@ -146,7 +149,7 @@ class GameStatePoller:
         for league in self.leagues:
             try:
                 league_games = await self._league_games(league)
-            except (EspnError, PrecogError) as exc:
+            except PrecogError as exc:  # the ESPN errors and any other expected failure
                 failed.append(league)
                 self.stats.league_failures += 1
                 self.stats.last_error = f"{league}: {exc}"
@@ -158,6 +161,9 @@ class GameStatePoller:
             games.extend(league_games)
         self.stats.games_seen += len(games)
         self.stats.live_games = sum(1 for g in self.games.values() if g.is_live)
+        # Forget games that left every board: memory stays bounded by the boards' size (a game
+        # that comes back is simply compared by the database again).
+        self._accepted = {k: v for k, v in self._accepted.items() if k in self.games}
         changed = self._changed(games)
         if changed:
             self._enqueue(observed, changed)
@@ -228,7 +234,7 @@ class GameStatePoller:
                 self.stats.last_error = f"database: {exc}"
                 logger.warning("game states kept for a later write: %s", exc)
                 return written, str(exc)
-            except PrecogError as exc:  # this batch can never be written: report, move on
+            except Exception as exc:  # this batch can never be written: report, move on
                 self._pending.popleft()
                 self._pending_games -= len(games)
                 self.stats.write_failures += 1
