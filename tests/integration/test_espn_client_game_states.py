@@ -117,7 +117,7 @@ async def test_poller_records_the_simulated_saturday_and_slows_down_when_idle(
         assert moved.changed >= len(running) > 0
         assert moved.written == moved.changed
 
-        clock.advance(24 * 3600)  # every game of the day is over
+        clock.advance(17 * 3600)  # Sunday noon: Saturday is over, Sunday not begun
         await poller.poll_once()
         assert poller.stats.live_games == 0
         assert poller.next_interval() == 300

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.module("espn_client")
 
 KICKOFF = dt.datetime(2026, 11, 7, 15, 45, tzinfo=dt.UTC)
 STEP = dt.timedelta(minutes=20)
-STEPS = 34  # 11 hours: the last games (23:30 UTC tip-off) are over by then
+STEPS = 38  # until 04:05 UTC: the last tip-off is 01:30 UTC, overtime included
 
 
 async def test_a_full_college_saturday_is_recorded_completely(

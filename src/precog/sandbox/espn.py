@@ -34,6 +34,7 @@ FEATURED_GAMES: Final = 10  # college scoreboards without `groups`
 FULL_SLATE_GROUPS: Final = {"ncaaf": {"80", "90"}, "ncaab": {"50"}}
 POSTPONED_SHARE: Final = 0.03
 PLAY_SECONDS: Final = 35  # real seconds per simulated football play
+STATUS_LAG_SECONDS: Final = 45.0
 
 
 class EspnRequestRefusedError(SandboxRequestError):
@@ -170,6 +171,7 @@ class SimGame:
     phases: tuple[Phase, ...]
     scores: tuple[Score, ...]
     home_first: bool  # ESPN lists competitors in no fixed order
+    status_lag: float  # seconds "Halftime" persists into the second half (reference B4)
 
     @property
     def overtime(self) -> bool:
@@ -203,7 +205,7 @@ def _build_game(
     event_id = f"4{list(SHAPES).index(league)}{day:%y%m%d}{index:03d}"
     rng = _rng("game", seed, event_id)
     start = dt.datetime.combine(day, dt.time(16, 0), dt.UTC) + dt.timedelta(
-        minutes=15 * rng.randrange(0, 31)
+        minutes=15 * rng.randrange(0, 39)  # up to 01:30 UTC: late games are the next UTC day
     )
     phases = _phases(shape, shape.periods)
     scores = []
@@ -238,6 +240,7 @@ def _build_game(
         phases=tuple(phases),
         scores=tuple(sorted(scores, key=lambda s: s.at)),
         home_first=rng.random() < 0.7,
+        status_lag=STATUS_LAG_SECONDS if rng.random() < 0.3 else 0.0,
     )
 
 
@@ -385,21 +388,28 @@ class EspnSimulator:
             detail = f"{game.start.month}/{game.start.day} - {game.start:%H:%M} UTC"
             return _status("STATUS_SCHEDULED", "pre", 0, float(shape.period_clock), detail)
         for phase in game.phases:
-            if elapsed >= phase.end:
-                continue
-            name = _period_name(game.league, phase.period)
-            if phase.kind == "play":
-                clock = max(0.0, phase.clock - (elapsed - phase.start) / shape.real_factor)
-                clock = round(clock, 1)
-                text = f"{_clock_text(clock)} - {name}"
-                return _status("STATUS_IN_PROGRESS", "in", phase.period, clock, text)
-            if phase.kind == "halftime":
-                return _status("STATUS_HALFTIME", "in", phase.period, 0.0, "Halftime")
-            return _status("STATUS_END_PERIOD", "in", phase.period, 0.0, f"End of {name}")
+            if elapsed < phase.end:
+                return self._phase_status(game, phase, elapsed)
         name, detail = (
             ("STATUS_FINAL_OT", "Final/OT") if game.overtime else ("STATUS_FINAL", "Final")
         )
         return _status(name, "post", game.phases[-1].period, 0.0, detail, completed=True)
+
+    @staticmethod
+    def _phase_status(game: SimGame, phase: Phase, elapsed: float) -> dict[str, Any]:
+        shape = SHAPES[game.league]
+        name = _period_name(game.league, phase.period)
+        if phase.kind == "halftime":
+            return _status("STATUS_HALFTIME", "in", phase.period, 0.0, "Halftime")
+        if phase.kind == "break":
+            return _status("STATUS_END_PERIOD", "in", phase.period, 0.0, f"End of {name}")
+        second_half = shape.halftime_after is not None and phase.period == shape.halftime_after + 1
+        if second_half and elapsed < phase.start + game.status_lag:
+            # ESPN lags (reference B4): still "Halftime" although the second half has started
+            return _status("STATUS_HALFTIME", "in", phase.period - 1, 0.0, "Halftime")
+        clock = round(max(0.0, phase.clock - (elapsed - phase.start) / shape.real_factor), 1)
+        text = f"{_clock_text(clock)} - {name}"
+        return _status("STATUS_IN_PROGRESS", "in", phase.period, clock, text)
 
     def event_json(self, game: SimGame, now: dt.datetime) -> dict[str, Any]:
         status = self.state(game, now)
