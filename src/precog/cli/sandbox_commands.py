@@ -100,6 +100,7 @@ async def _serve(
         if json_output:
             ready = {
                 "base_url": server.base_url,
+                "espn_base_url": server.espn_base_url,
                 "admin_url": server.url + "/_admin",
                 "key_id": key_id,
                 "private_key_path": str(key_path),
