@@ -142,10 +142,15 @@ class GameStatePoller:
 
     # -- one poll --------------------------------------------------------------------------
     async def poll_once(self) -> PollResult:
-        """Fetch every league, queue the changed games, write everything queued."""
-        observed = self.clock.now()
+        """Fetch every league, queue the changed games, write everything queued.
+
+        Each league's games are observed at their receive time (ESPN sends no per-event
+        timestamp), which becomes `row_start_ts` of any new version.
+        """
+        started = self.clock.now()
         games: list[Game] = []
         failed: list[str] = []
+        changed = 0
         for league in self.leagues:
             try:
                 league_games = await self._league_games(league)
@@ -155,24 +160,28 @@ class GameStatePoller:
                 self.stats.last_error = f"{league}: {exc}"
                 logger.warning("ESPN %s scoreboard failed: %s", league, exc)
                 continue
+            received = self.clock.now()
+            current = {(g.league, g.event_id): g for g in league_games}
+            self.games = {k: g for k, g in self.games.items() if k[0] != league} | current
+            # Forget games that left the board: memory stays bounded by the boards' size (a
+            # game that comes back is simply compared by the database again).
+            self._accepted = {
+                k: v for k, v in self._accepted.items() if k[0] != league or k in current
+            }
+            league_changed = self._changed(league_games)
+            if league_changed:
+                self._enqueue(received, league_changed)
+            changed += len(league_changed)
             self.stats.per_league[league] = len(league_games)
-            self.games = {k: g for k, g in self.games.items() if k[0] != league}
-            self.games.update(((g.league, g.event_id), g) for g in league_games)
             games.extend(league_games)
         self.stats.games_seen += len(games)
         self.stats.live_games = sum(1 for g in self.games.values() if g.is_live)
-        # Forget games that left every board: memory stays bounded by the boards' size (a game
-        # that comes back is simply compared by the database again).
-        self._accepted = {k: v for k, v in self._accepted.items() if k in self.games}
-        changed = self._changed(games)
-        if changed:
-            self._enqueue(observed, changed)
         written, write_error = await self._flush()
         self.stats.polls += 1
-        self.stats.last_poll_at = observed
+        self.stats.last_poll_at = started
         if failed or write_error:
             self.stats.failed_polls += 1
-        return PollResult(tuple(games), len(changed), written, tuple(failed), write_error)
+        return PollResult(tuple(games), changed, written, tuple(failed), write_error)
 
     async def _league_games(self, league: str) -> list[Game]:
         """Today's board, plus the day of any unfinished game that left it.
