@@ -4,9 +4,12 @@ is total and `completed` is the only way to a final, and simulated games only mo
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
+import itertools
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,15 +18,22 @@ from hypothesis import strategies as st
 
 from precog.api_connectors.espn_models import (
     FINAL_STATUSES,
+    MAX_PERIOD,
+    MAX_SCORE,
     STATUSES,
     EspnParseError,
+    Game,
     decode_json,
     map_status,
     parse_event,
     parse_scoreboard,
 )
+from precog.config.environment import Environment
+from precog.database.connection import Database, PoolSettings
+from precog.database.crud_sports import record_games
 from precog.sandbox.espn import SHAPES, EspnSimulator, day_schedule
 from tests.plugins.espn_cassettes import GAMEDAY, load_cassette
+from tests.plugins.game_history import check_game_history
 
 pytestmark = pytest.mark.module("espn_client")
 
@@ -70,7 +80,9 @@ def _check(body: Any) -> None:
         assert game.status in STATUSES
         assert (game.status in FINAL_STATUSES) == game.completed
         for side in (game.home, game.away):
-            assert side.score is None or side.score >= 0
+            assert side.score is None or 0 <= side.score <= MAX_SCORE
+        assert game.period is None or 0 <= game.period <= MAX_PERIOD
+        assert game.clock_seconds is None or 0 <= game.clock_seconds < 10**6
         assert game.start_time is None or game.start_time.tzinfo is not None
         assert game.situation is None or game.is_live
 
@@ -148,3 +160,76 @@ def test_simulated_games_only_move_forward(
             previous[game.event_id] = now_state
             if game.completed:
                 assert game.home.score != game.away.score  # overtime decides
+
+
+# Values at the edges of what columns accept, and fields that end up in a column.
+EDGE_VALUES = [
+    2**31, 2**40, -1, -(2**31) - 1, "", " ", "1e400", "NaN", "Infinity", "2147483648", "-0",
+    1.5, Decimal("1e7"), Decimal("-0.01"), None, True, [], {}, "x" * 300,
+]  # fmt: skip
+EDGES = st.sampled_from(EDGE_VALUES)
+_C = ("competitions", 0)
+FIELDS = [
+    ("id",), ("date",), ("season", "type"), (*_C, "date"), (*_C, "venue", "id"),
+    (*_C, "venue", "fullName"), (*_C, "venue", "indoor"), (*_C, "status", "period"),
+    (*_C, "status", "clock"), (*_C, "status", "displayClock"), (*_C, "status", "type", "name"),
+    (*_C, "status", "type", "completed"), (*_C, "situation", "down"),
+    (*_C, "situation", "yardLine"), (*_C, "situation", "homeTimeouts"),
+    *((*_C, "competitors", i, key) for i in (0, 1) for key in ("score", "homeAway")),
+    *((*_C, "competitors", i, "team", key) for i in (0, 1)
+      for key in ("id", "displayName", "abbreviation", "color")),
+]  # fmt: skip
+
+
+def _set(node: Any, path: tuple[Any, ...], value: Any) -> None:
+    for key in path[:-1]:
+        if isinstance(node, dict):
+            node = node.setdefault(key, {})
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return
+    if isinstance(node, dict):
+        node[path[-1]] = value
+
+
+def test_every_parsed_game_can_be_stored(db_url: str) -> None:
+    """Whatever the parser accepts, the database accepts: a damaged field never becomes a
+    value a column or CHECK refuses (which would fail the whole batch it is written in)."""
+    loop = asyncio.new_event_loop()
+    db = Database(db_url, env=Environment.TEST, description="property",
+                  settings=PoolSettings(min_size=1, max_size=1, timeout=10))  # fmt: skip
+    loop.run_until_complete(db.start())
+    ticks = itertools.count(1)
+
+    async def store(games: tuple[Game, ...]) -> None:
+        observed = dt.datetime(2026, 10, 4, tzinfo=dt.UTC) + dt.timedelta(seconds=next(ticks))
+        async with db.connection() as conn:
+            await record_games(conn, games, observed)
+
+    @given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from(FIELDS), EDGES | JSON),
+                    max_size=4))  # fmt: skip
+    def damaged_boards_store(damage: list[tuple[int, tuple[Any, ...], Any]]) -> None:
+        body = copy.deepcopy(TEMPLATE)
+        for event, path, replacement in damage:
+            _set(body["events"][event], path, replacement)
+        try:
+            board = parse_scoreboard(body, "nfl")
+        except EspnParseError:
+            return
+        loop.run_until_complete(store(board.games))
+
+    try:
+        # Every edge value in every field (seven events per board, one damaged field each),
+        # then random damage.
+        cases = [(path, value) for value in EDGE_VALUES for path in FIELDS]
+        for start in range(0, len(cases), 7):
+            body = copy.deepcopy(TEMPLATE)
+            for event, (path, value) in enumerate(cases[start : start + 7]):
+                _set(body["events"][event], path, value)
+            loop.run_until_complete(store(parse_scoreboard(body, "nfl").games))
+        damaged_boards_store()
+    finally:
+        loop.run_until_complete(db.close())
+        loop.close()
+    assert check_game_history(db_url, monotonic=False) == []

@@ -93,6 +93,10 @@ SEASON_TYPES: Final[Mapping[int, str]] = {
     4: "off-season",
 }
 UNRANKED: Final = 99  # curatedRank.current for an unranked team
+# Plausibility bounds: a value beyond them is a broken field (-> None), and it must never
+# reach an INTEGER column and fail the whole batch it is written in.
+MAX_SCORE: Final = 9999
+MAX_PERIOD: Final = 99
 
 
 # ------------------------------------------------------------------ errors
@@ -376,7 +380,7 @@ def _score(value: Any) -> int | None:
     data = _dict(value)
     if data is not None:  # the core API's {value, displayValue}
         value = data.get("value", data.get("displayValue"))
-    return _non_negative(_int(value))
+    return _non_negative(_int(value), MAX_SCORE)
 
 
 def _record(records: Any) -> str | None:
@@ -442,8 +446,8 @@ def _situation(value: Any, home: Competitor, away: Competitor) -> Situation | No
         yard_line=_non_negative(_int(data.get("yardLine")), 100),
         possession=possession,
         red_zone=_bool(data.get("isRedZone")),
-        home_timeouts=_non_negative(_int(data.get("homeTimeouts"))),
-        away_timeouts=_non_negative(_int(data.get("awayTimeouts"))),
+        home_timeouts=_non_negative(_int(data.get("homeTimeouts")), 10),
+        away_timeouts=_non_negative(_int(data.get("awayTimeouts")), 10),
     )
     return None if situation == Situation() else situation
 
@@ -504,7 +508,7 @@ def parse_event(data: Any, league: str) -> Game:
         week=_int((_dict(event.get("week")) or {}).get("number")),
         venue=_venue(competition.get("venue")),
         neutral_site=_bool(competition.get("neutralSite")),
-        period=_non_negative(_int(status.get("period"))),
+        period=_non_negative(_int(status.get("period")), MAX_PERIOD),
         clock_seconds=_clock(status.get("clock")),
         display_clock=_text(status.get("displayClock")),
         status_detail=_text(kind.get("shortDetail")) or _text(kind.get("detail")),
