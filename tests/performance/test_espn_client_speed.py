@@ -50,7 +50,7 @@ def test_scoreboard_parse_rate_vs_raw_json_decode(
     result = compare_speed(
         baseline=lambda: json.loads(saturday_payload),
         candidate=lambda: parse_scoreboard(decode_json(saturday_payload), "ncaab"),
-        # typed, validated games may cost at most 15x a bare decode (measured 4-5.5x)
+        # typed, validated games may cost at most 15x a bare decode (measured 2.8-5.5x)
         min_speedup=1 / 15,
         baseline_name="json.loads (raw scoreboard)",
         candidate_name="decode + typed games",
@@ -82,7 +82,7 @@ async def test_change_detection_vs_writing_every_poll(
         result = await compare_speed.async_(
             baseline=write_every_poll,
             candidate=detect_changes,
-            # measured 2-3x: the fetch and parse are common to both
+            # measured 1.9-2.7x: the fetch and parse are common to both
             min_speedup=1.5,
             baseline_name="write every game every poll",
             candidate_name="in-memory change detection",
