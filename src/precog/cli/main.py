@@ -62,6 +62,7 @@ def _register_commands() -> None:
     from precog.cli import (
         config_commands,
         db_commands,
+        espn_commands,
         fetch_commands,
         model_commands,
         sandbox_commands,
@@ -74,6 +75,7 @@ def _register_commands() -> None:
         sandbox_commands,
         fetch_commands,
         stream_commands,
+        espn_commands,
         model_commands,
     ):
         group.register(app)
