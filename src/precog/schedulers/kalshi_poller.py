@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EVENT_BATCH = 100  # event tickers per GET /events lookup
+MISS_RETRY_SECONDS = 300.0  # an event the exchange did not know is asked for again after this
 TICKER_BATCH = 100  # market tickers per GET /markets?tickers=... request
 MAX_PAGE_SIZE = 1000
 
@@ -120,9 +121,11 @@ def market_snapshot(market: Market, parent: Parent, observed_at: dt.datetime) ->
 class ParentDirectory:
     """event_ticker -> (series, titles), learned from the exchange and kept across cycles."""
 
-    def __init__(self, client: KalshiClient) -> None:
+    def __init__(self, client: KalshiClient, clock: Clock) -> None:
         self._client = client
+        self._clock = clock
         self._events: dict[str, tuple[str, str | None]] = {}
+        self._missed: dict[str, float] = {}  # event ticker -> when it was not found
         self._series_titles: dict[str, str] | None = None
         self.lookups = 0  # requests made, for statistics and tests
 
@@ -136,7 +139,12 @@ class ParentDirectory:
     async def resolve(self, markets: Sequence[Market]) -> dict[str, Parent]:
         """Parents of these markets' events; events the exchange does not know are absent."""
         series_titles = await self._series()
-        missing = sorted({m.event_ticker for m in markets} - self._events.keys())
+        now = self._clock.monotonic()
+        missing = sorted(
+            t
+            for t in {m.event_ticker for m in markets} - self._events.keys()
+            if now - self._missed.get(t, -MISS_RETRY_SECONDS) >= MISS_RETRY_SECONDS
+        )
         chunks = [missing[i : i + EVENT_BATCH] for i in range(0, len(missing), EVENT_BATCH)]
         await asyncio.gather(*(self._lookup(chunk) for chunk in chunks))
         out: dict[str, Parent] = {}
@@ -156,6 +164,7 @@ class ParentDirectory:
                 try:
                     event = await self._client.get_event(ticker)
                 except NotFoundError:
+                    self._missed[ticker] = self._clock.monotonic()
                     continue
                 self._events[ticker] = (event.series_ticker, event.title)
 
@@ -238,7 +247,7 @@ class KalshiPoller:
         self.account = account
         self.account_interval = account_interval
         self.on_page = on_page
-        self.parents = ParentDirectory(client)
+        self.parents = ParentDirectory(client, self.clock)
         self.stats = PollerStats()
 
     # -- one cycle ---------------------------------------------------------------------
