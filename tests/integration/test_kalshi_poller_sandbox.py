@@ -111,7 +111,8 @@ async def test_account_collector_stores_what_the_exchange_reports(
             fills = await crud.list_fills(conn)
             settlements = await crud.list_settlements(conn)
             positions = await crud.get_current_positions(conn)
-        assert balance is not None and balance.balance == exchange.balance
+        assert balance is not None
+        assert balance.balance == exchange.balance
         assert len(fills) == len([f for f in exchange.fills if f.side]) > 0
         assert len(settlements) == len(exchange.settlements)
         held = {(t, "yes" if p.position > 0 else "no"): abs(p.position)

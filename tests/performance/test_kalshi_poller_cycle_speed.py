@@ -41,11 +41,10 @@ async def test_poll_cycle_vs_raw_page_serving_and_persisted_vs_dry(
     ):
 
         async def raw_pages() -> int:
-            cursor, seen = "", 0
-            for _ in range(MARKETS):
+            cursor = ""
+            for seen in range(1, MARKETS + 1):
                 params = {"limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
                 body = (await raw.get("markets", params=params)).content
-                seen += 1
                 found = CURSOR.search(body)
                 assert found is not None
                 cursor = found.group(1).decode()
@@ -58,7 +57,8 @@ async def test_poll_cycle_vs_raw_page_serving_and_persisted_vs_dry(
         assert await raw_pages() == -(-n // PAGE)
         assert (await dry.poll_once(keep=False)).seen == n
         first = await persisted.poll_once(keep=False)
-        assert first.stored is not None and first.stored.created == n
+        assert first.stored is not None
+        assert first.stored.created == n
 
         async def dry_cycle() -> None:
             await dry.poll_once(keep=False)

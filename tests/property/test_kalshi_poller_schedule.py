@@ -79,8 +79,10 @@ def exchange(markets: list[dict[str, Any]]) -> httpx.MockTransport:
             return httpx.Response(200, json={"events": events, "cursor": ""})
         start, limit = int(q.get("cursor") or 0), int(q["limit"])
         more = start + limit < len(markets)
-        body = {"markets": markets[start : start + limit], "cursor": str(start + limit) if more else ""}
-        return httpx.Response(200, json=body)
+        cursor = str(start + limit) if more else ""
+        return httpx.Response(
+            200, json={"markets": markets[start : start + limit], "cursor": cursor}
+        )
 
     return httpx.MockTransport(handle)
 
@@ -96,7 +98,8 @@ def test_every_market_is_polled_once_in_order_with_its_exact_prices(
             "http://x.test/trade-api/v2", limiter=AccountLimiter(Tier.PRIME),
             transport=exchange(markets), clock=clock,
         ) as client:  # fmt: skip
-            return await KalshiPoller(client, sink, page_size=page_size, clock=clock).poll_once(), sink
+            poller = KalshiPoller(client, sink, page_size=page_size, clock=clock)
+            return await poller.poll_once(), sink
 
     result, sink = asyncio.run(poll())
     written = [s for batch in sink.batches for s in batch]
