@@ -391,6 +391,8 @@ def _next_tick(previous: float, interval: float, now: float) -> float:
     tick = previous + interval
     if tick <= now:
         tick += ((now - tick) // interval + 1) * interval
+    while tick <= now:  # floor division of floats can land one interval short
+        tick += interval
     return tick
 
 
