@@ -401,6 +401,11 @@ class KalshiClient:
         self.state = ClientState.NEW
         self.stats = ClientStats()
 
+    @property
+    def signer(self) -> RequestSigner | None:
+        """The signer of this client's requests (a WebSocket to the same target reuses it)."""
+        return self._signer
+
     # -- lifecycle ---------------------------------------------------------------------
     async def open(self) -> KalshiClient:
         if self.state is ClientState.CLOSED:

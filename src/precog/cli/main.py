@@ -59,9 +59,15 @@ def _root(
 def _register_commands() -> None:
     # Each command group is one module exposing `register(app)`; heavy imports stay inside
     # the commands themselves.
-    from precog.cli import config_commands, db_commands, fetch_commands, sandbox_commands
+    from precog.cli import (
+        config_commands,
+        db_commands,
+        fetch_commands,
+        sandbox_commands,
+        stream_commands,
+    )
 
-    for group in (config_commands, db_commands, sandbox_commands, fetch_commands):
+    for group in (config_commands, db_commands, sandbox_commands, fetch_commands, stream_commands):
         group.register(app)
 
 

@@ -99,6 +99,7 @@ async def _serve(
         if json_output:
             ready = {
                 "base_url": server.base_url,
+                "ws_url": server.ws_url,
                 "admin_url": server.url + "/_admin",
                 "key_id": key_id,
                 "private_key_path": str(key_path),
@@ -110,6 +111,7 @@ async def _serve(
         else:
             lines = [
                 f"sandbox exchange ready: {server.base_url}",
+                f"websocket: {server.ws_url}",
                 f"key id: {key_id}",
                 f"private key: {key_path}",
                 f"admin: {server.url}/_admin (faults, keys, step)",

@@ -134,6 +134,8 @@ class SandboxExchange:
         self._seq = 0
         self._event_counter = 0
         self.steps = 0
+        # Called (under the lock) after every change, e.g. by the WebSocket feed.
+        self.listeners: list[Callable[[], None]] = []
         self._bootstrap(markets, settled_fraction)
 
     # -- time ----------------------------------------------------------------------------
@@ -146,6 +148,14 @@ class SandboxExchange:
         with self._lock:
             self._offset += dt.timedelta(seconds=seconds)
             self.step(steps)
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+    def lock(self) -> threading.RLock:
+        """The state lock (re-entrant): hold it to read a consistent view across calls."""
+        return self._lock
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -236,6 +246,7 @@ class SandboxExchange:
                     self.markets[market.ticker] = market
                     bisect.insort(self._market_keys, market.ticker)
                     created.append(market.ticker)
+            self._changed()
             return created
 
     def _new_market(
@@ -298,6 +309,7 @@ class SandboxExchange:
                 if active and self.rng.random() < 0.3:
                     self._account_trade(self.rng.choice(active), at=now)
                 self.steps += 1
+                self._changed()
 
     def _move(self, m: SimMarket, now: dt.datetime) -> None:
         draw = self.rng.random()
@@ -478,6 +490,7 @@ class SandboxExchange:
             m = self._market(ticker)
             m.close_time = min(m.close_time, self.now())
             self._run_lifecycle(self.now())
+            self._changed()
 
     def settle_market(self, ticker: str) -> None:
         """Close, determine and finalize a market immediately (moves simulated time)."""
@@ -490,6 +503,7 @@ class SandboxExchange:
             if needed > dt.timedelta(0):
                 self._offset += needed
             self._run_lifecycle(self.now())
+            self._changed()
 
     def portfolio_problems(self) -> list[str]:
         """Broken invariants of the account (empty when consistent)."""

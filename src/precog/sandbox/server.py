@@ -10,6 +10,10 @@ headers when they are sent. Admin routes (outside the API, unauthenticated, loop
     POST   /_admin/keys/rotate           {"old_key_id", "public_key", "new_key_id"?} -> {"key_id"}
     POST   /_admin/step                  {"steps"?: 1, "advance_seconds"?: 0}
     GET    /_admin/stats                 request / fault / auth counters
+    GET/POST/DELETE /_admin/ws           WebSocket fault switches (`precog.sandbox.stream`)
+
+The WebSocket endpoint ``/trade-api/ws/v2`` (`StreamHub`) is served on the same port and
+fed by the same simulation as REST.
 
 `SandboxServer` runs in the caller's event loop (`await start()` / `await stop()`);
 `SandboxThread` runs one on its own loop in a background thread, for synchronous callers
@@ -33,6 +37,7 @@ from aiohttp import web
 from precog.sandbox.auth import KeyRegistry, RequestAuthenticator, unauthorized_body
 from precog.sandbox.exchange import SandboxExchange, SandboxRequestError
 from precog.sandbox.faults import Fault, FaultConfigError, FaultSwitches
+from precog.sandbox.stream import WS_PATH, StreamHub
 from precog.utils.clock import Clock, SystemClock
 
 API_PREFIX = "/trade-api/v2"
@@ -81,12 +86,14 @@ class SandboxServer:
         clock: Clock | None = None,
         max_skew: float = 30.0,
         tick_interval: float | None = None,
+        ping_interval: float = 10.0,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.exchange = exchange or SandboxExchange(seed=seed, markets=markets, clock=self.clock)
         self.keys = KeyRegistry()
         self.authenticator = RequestAuthenticator(self.keys, clock=self.clock, max_skew=max_skew)
         self.faults = FaultSwitches(seed=self.exchange.seed)
+        self.stream = StreamHub(self.exchange, self.authenticator, ping_interval=ping_interval)
         self.host = host
         self.port = port
         self.tick_interval = tick_interval
@@ -108,7 +115,13 @@ class SandboxServer:
         """The REST base URL a client uses: ``http://127.0.0.1:<port>/trade-api/v2``."""
         return self.url + API_PREFIX
 
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket URL: ``ws://127.0.0.1:<port>/trade-api/ws/v2``."""
+        return "ws" + self.url.removeprefix("http") + WS_PATH
+
     async def start(self) -> None:
+        self.stream.bind(asyncio.get_running_loop())
         app = self.build_app()
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -126,6 +139,7 @@ class SandboxServer:
             await asyncio.gather(self._ticker, return_exceptions=True)
             self._ticker = None
         if self._runner is not None:
+            self.stream.drop_all()  # open sockets would hold up the shutdown
             await self._runner.cleanup()
             self._runner = None
 
@@ -180,6 +194,10 @@ class SandboxServer:
         ]
         for path, query, auth in routes:
             app.router.add_get(API_PREFIX + path, self._endpoint(path, query, auth=auth))
+        app.router.add_get(WS_PATH, self.stream.handle)
+        app.router.add_get("/_admin/ws", self._get_ws)
+        app.router.add_post("/_admin/ws", self._set_ws)
+        app.router.add_delete("/_admin/ws", self._clear_ws)
         app.router.add_get("/_admin/faults", self._get_faults)
         app.router.add_post("/_admin/faults", self._set_faults)
         app.router.add_delete("/_admin/faults", self._clear_faults)
@@ -308,6 +326,40 @@ class SandboxServer:
                 400,
             )
         return _json(state.as_json())
+
+    def _ws_state(self) -> dict[str, Any]:
+        return {
+            "faults": self.stream.faults.as_json(),
+            "stats": dict(vars(self.stream.stats)),
+            "connections": self.stream.connections,
+            "subscriptions": self.stream.subscriptions(),
+        }
+
+    async def _get_ws(self, request: web.Request) -> web.Response:
+        return _json(self._ws_state())
+
+    async def _set_ws(self, request: web.Request) -> web.Response:
+        try:
+            settings = await request.json()
+            if not isinstance(settings, dict):
+                raise ValueError("body must be a JSON object")
+            self.stream.configure(**settings)
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            return _json(
+                {
+                    "error": {
+                        "code": "invalid_parameters",
+                        "message": "invalid parameters",
+                        "details": str(exc),
+                    }
+                },
+                400,
+            )
+        return _json(self._ws_state())
+
+    async def _clear_ws(self, request: web.Request) -> web.Response:
+        self.stream.reset()
+        return _json(self._ws_state())
 
     async def _clear_faults(self, request: web.Request) -> web.Response:
         self.faults.reset()
