@@ -12,23 +12,28 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from precog.api_connectors.kalshi_auth import KalshiSigner
 from precog.api_connectors.kalshi_client import KalshiClient
+from precog.config.environment import KalshiMode
 from precog.sandbox.local import LocalSandbox
 
 
 @dataclass(frozen=True)
 class KalshiSession:
     client: KalshiClient
-    mode: str
+    mode: KalshiMode
+    signer: KalshiSigner
     local: LocalSandbox | None  # the in-process sandbox, when one was started
 
 
 @asynccontextmanager
 async def kalshi_session(
-    environ: Mapping[str, str], *, sandbox_markets: int = 50
+    environ: Mapping[str, str],
+    *,
+    sandbox_markets: int = 50,
+    sandbox_tick: float | None = None,
 ) -> AsyncIterator[KalshiSession]:
     """An open client for the configured target (starting the local sandbox if needed)."""
-    from precog.api_connectors.kalshi_auth import KalshiSigner
     from precog.api_connectors.kalshi_client import kalshi_base_url
     from precog.api_connectors.rate_limiter import Tier
     from precog.config.config_loader import ConfigLoader
@@ -47,7 +52,9 @@ async def kalshi_session(
     if base_url is None:  # sandbox mode, no URL: run the exchange in this process
         from precog.sandbox.local import start_local_sandbox
 
-        local = await start_local_sandbox(environ, markets=sandbox_markets)
+        local = await start_local_sandbox(
+            environ, markets=sandbox_markets, tick_interval=sandbox_tick
+        )
         base_url, signer = local.base_url, local.signer
     else:
         signer = KalshiSigner.from_environment(environ)
@@ -55,7 +62,7 @@ async def kalshi_session(
         async with KalshiClient(
             base_url, signer=signer, tier=Tier(settings.rate_limit_tier)
         ) as client:
-            yield KalshiSession(client, str(mode), local)
+            yield KalshiSession(client, mode, signer, local)
     finally:
         if local is not None:
             await local.stop()

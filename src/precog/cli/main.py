@@ -63,11 +63,21 @@ def _register_commands() -> None:
         config_commands,
         db_commands,
         fetch_commands,
+        markets_commands,
+        run_commands,
         sandbox_commands,
         stream_commands,
     )
 
-    for group in (config_commands, db_commands, sandbox_commands, fetch_commands, stream_commands):
+    for group in (
+        config_commands,
+        db_commands,
+        sandbox_commands,
+        fetch_commands,
+        stream_commands,
+        run_commands,
+        markets_commands,
+    ):
         group.register(app)
 
 
