@@ -36,8 +36,7 @@ def cached(manager: MarketDataManager) -> dict[str, Prices]:
 def stored(url: str) -> dict[str, Prices]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT ticker, yes_bid, yes_ask, last_price, volume FROM markets "
-            "WHERE row_current_ind"
+            "SELECT ticker, yes_bid, yes_ask, last_price, volume FROM markets WHERE row_current_ind"
         ).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
 
