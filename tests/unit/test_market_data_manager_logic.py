@@ -243,3 +243,28 @@ async def test_only_stale_markets_are_polled_while_the_stream_is_up() -> None:
         await manager.poll(full=False)
     assert seen == [None, "KXE-B"]
     assert manager.stats.polls == 2
+
+
+async def test_updates_sharing_a_venue_second_get_distinct_ordered_starts() -> None:
+    clock, writer = FakeClock(), Writer()
+    async with KalshiClient("http://x.test/trade-api/v2", transport=rest({"KXE-A": "0.40"}),
+                            clock=clock, limiter=AccountLimiter(Tier.PRIME)) as client:  # fmt: skip
+        manager = MarketDataManager(client, writer=writer, clock=clock)
+        assert manager.queue is not None
+        manager.queue.start()
+        await manager.poll(full=True)  # observed at clock.now(), to the microsecond
+        polled = manager._base["KXE-A"].observed_at
+        second = polled.replace(microsecond=0)  # the venue's `ts`: whole seconds, earlier
+        for bid in ("0.41", "0.42", "0.43"):
+            await manager._on_stream_event(
+                ticker_update("KXE-A", bid, venue=second, received=clock.now())
+            )
+        await manager.queue.close(within=1)
+    starts = [manager._base["KXE-A"].observed_at]
+    assert starts[0] == polled + 3 * dt.timedelta(microseconds=1)
+    assert [t for b in writer.batches for t in b] == [
+        "KXE-A@0.40",
+        "KXE-A@0.41",
+        "KXE-A@0.42",
+        "KXE-A@0.43",
+    ]

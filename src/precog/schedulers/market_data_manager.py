@@ -3,7 +3,9 @@
 Sources:
 - the stream (`KalshiWebSocket`, `ticker` channel) is primary: every ticker message updates
   the cache and becomes a snapshot whose version starts at the venue's time (clamped to when
-  it arrived, so a venue clock ahead of ours cannot write the future);
+  it arrived, so a venue clock ahead of ours cannot write the future). Per market, versions
+  start in the order they were taken in: a start not after the previous one is moved 1 µs
+  past it (the venue's `ts` has whole seconds; REST carries no time);
 - the poller (`KalshiPoller`) discovers the selected markets (full poll every
   `discovery_interval`), serves every market while the stream is down and the stale ones
   (no update for `stale_after` seconds) while it is up. Markets first seen by polling are
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STREAM, POLL = "stream", "poll"
+TICK = dt.timedelta(microseconds=1)  # PostgreSQL's timestamp resolution
 TRACKED_PRICES = ("yes_bid", "yes_ask", "no_bid", "no_ask", "last_price", "volume", "open_interest")
 
 Writer = Callable[[Sequence[MarketSnapshot]], Any]  # async: snapshots -> UpsertResult
@@ -289,6 +293,7 @@ class MarketDataManager:
         self.discovery_interval = discovery_interval
         self.cache: dict[str, Quote] = {}
         self._base: dict[str, MarketSnapshot] = {}  # last full snapshot per market
+        self._last_observed: dict[str, dt.datetime] = {}
         self._poll_started = 0.0
         self._reconciling = False
         self._subscription: Subscription | None = None
@@ -309,6 +314,16 @@ class MarketDataManager:
 
     # -- intake ------------------------------------------------------------------------
     async def _accept(self, snapshot: MarketSnapshot, source: str) -> None:
+        # Versions of one market start in the order the manager took them in: the venue's
+        # `ts` has whole seconds (several updates share one) and REST has no time at all, so
+        # a start not after the previous one moves just past it instead of being dropped
+        # as "unchanged" or "stale" by the SCD2 writer.
+        last = self._last_observed.get(snapshot.ticker)
+        if last is not None and snapshot.observed_at <= last:
+            snapshot = dataclasses.replace(snapshot, observed_at=last + TICK)
+            if source == STREAM:
+                self._base[snapshot.ticker] = snapshot
+        self._last_observed[snapshot.ticker] = snapshot.observed_at
         previous = self.cache.get(snapshot.ticker)
         now = self.clock.monotonic()
         if source == POLL:
