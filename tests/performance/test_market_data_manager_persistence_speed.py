@@ -23,9 +23,7 @@ T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
 @pytest.mark.timeout(120)
-async def test_batched_queue_vs_one_write_per_update(
-    compare_speed: Any, db_pool: Database
-) -> None:
+async def test_batched_queue_vs_one_write_per_update(compare_speed: Any, db_pool: Database) -> None:
     rounds = itertools.count(1)
 
     def updates() -> list[MarketSnapshot]:
