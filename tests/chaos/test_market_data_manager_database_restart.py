@@ -65,25 +65,25 @@ async def test_database_crash_holds_updates_and_loses_none(
                 client, stream=ws_client(sandbox), writer=database_writer(db),
                 poll_interval=0.05, discovery_interval=3600, stale_after=3600,
             )  # fmt: skip
-            assert manager.queue is not None
-            manager.queue.retry_delay = 0.05
+            queue = manager.queue
+            assert queue is not None
+            queue.retry_delay = 0.05
             await manager.start()
             try:
                 n = len(sandbox.exchange.markets)
                 await eventually_async(lambda: manager.stats.subscribed == n and manager.stream_up)
                 sandbox.exchange.step(2)
-                await eventually_async(lambda: manager.queue is not None and manager.queue.depth == 0
-                                       and manager.queue.stats.written.written > n)  # fmt: skip
+                await eventually_async(lambda: queue.depth == 0 and queue.stats.written.written > n)
                 chaos_server.crash()
                 for _ in range(4):  # the market keeps moving; the stream keeps delivering
                     sandbox.exchange.step()
-                    await eventually_async(lambda: manager.queue is not None
-                                           and manager.queue.database_down, timeout=30)  # fmt: skip
-                held = manager.queue.depth
+                    await eventually_async(lambda: queue.database_down, timeout=30)
+                held = queue.depth
                 assert held > 0
                 chaos_server.restart()
-                await eventually_async(lambda: manager.queue is not None and manager.queue.depth == 0
-                                       and not manager.queue.database_down, timeout=60)  # fmt: skip
+                await eventually_async(
+                    lambda: queue.depth == 0 and not queue.database_down, timeout=60
+                )
             finally:
                 await manager.stop()
     finally:
