@@ -78,8 +78,9 @@ async def test_poll_cycle_vs_raw_page_serving_and_persisted_vs_dry(
         await compare_speed.async_(
             baseline=dry_cycle,
             candidate=persisted_cycle,
-            # the SCD2 write of each page overlaps the next fetch: at most 2.5x the dry cycle
-            min_speedup=1 / 2.5,
+            # the SCD2 write of each page overlaps the next fetch: measured 0.44-0.73x on the
+            # shared 2-core machine (the database server competes for the same cores)
+            min_speedup=1 / 3,
             baseline_name="dry poll cycle",
             candidate_name="persisted poll cycle",
             repeats=3,
