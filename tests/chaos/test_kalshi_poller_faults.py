@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-import psycopg
 import pytest
 
 from precog.api_connectors.kalshi_client import KalshiClient
@@ -16,6 +15,7 @@ from precog.database.connection import Database, PoolSettings
 from precog.schedulers.kalshi_poller import DatabaseSink, KalshiPoller
 from precog.utils.retry import RetryPolicy
 from tests.plugins.database import ChaosServer
+from tests.plugins.market_history import current_markets, history_problems
 from tests.plugins.sandbox import RunningSandbox
 from tests.plugins.waiting import eventually_async
 
@@ -33,17 +33,8 @@ def client_for(sandbox: RunningSandbox) -> KalshiClient:
 
 
 def stored(url: str) -> dict[str, tuple[object, ...]]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT ticker, yes_bid, yes_ask, volume FROM markets WHERE row_current_ind"
-        ).fetchall()
-        broken = conn.execute(
-            "SELECT count(*) FROM (SELECT row_end_ts, row_current_ind, lead(row_start_ts) OVER "
-            "(PARTITION BY market_id ORDER BY row_start_ts) AS nxt FROM markets) v "
-            "WHERE (nxt IS NULL) <> row_current_ind OR (nxt IS NOT NULL AND nxt <> row_end_ts)"
-        ).fetchone()
-    assert broken == (0,)
-    return {r[0]: tuple(r[1:]) for r in rows}
+    assert history_problems(url) == 0
+    return dict(current_markets(url))
 
 
 def truth(sandbox: RunningSandbox) -> dict[str, tuple[object, ...]]:

@@ -18,6 +18,7 @@ from precog.database.connection import Database, PoolSettings
 from precog.schedulers.market_data_manager import MarketDataManager, database_writer
 from tests.plugins.database import ChaosServer
 from tests.plugins.kalshi_stream import ws_client
+from tests.plugins.market_history import history_problems, stored_versions
 from tests.plugins.sandbox import RunningSandbox
 from tests.plugins.waiting import eventually_async
 
@@ -96,11 +97,11 @@ async def test_database_crash_holds_updates_and_loses_none(
         rows = conn.execute(
             "SELECT ticker, yes_bid, yes_ask FROM markets ORDER BY ticker, row_start_ts"
         ).fetchall()
-        total = conn.execute("SELECT count(*) FROM markets").fetchone()
     stored: dict[str, list[State]] = {}
     for ticker, bid, ask in rows:
         stored.setdefault(ticker, []).append((bid, ask))
-    assert total == (summary["versions_written"],)
+    assert stored_versions(url) == summary["versions_written"]
+    assert history_problems(url) == 0
     sent = sent_states(sandbox)
     assert sent  # the stream really carried updates
     for ticker, states in sent.items():

@@ -12,21 +12,15 @@ import signal
 import subprocess
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from precog.database import embedded
 from tests.plugins.cli_runner import PrecogCli, subprocess_env
 from tests.plugins.database import FreshDatabase
+from tests.plugins.market_history import current_markets, history_problems, stored_versions
 from tests.plugins.waiting import eventually
 
 pytestmark = pytest.mark.module("market_data_manager")
-
-
-def stored_versions(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM markets").fetchone()
-    return 0 if row is None else int(row[0])
 
 
 def _no_external_db() -> dict[str, str]:
@@ -55,18 +49,10 @@ def test_run_on_a_fresh_home_collects_histories_and_plots_one(
     assert summary["dropped"] == summary["unflushed"] == 0
 
     server = embedded.start_server(fresh_precog_home / "postgres", keep_running=True)
-    with psycopg.connect(server.url("precog_test")) as conn:
-        current = conn.execute("SELECT count(*) FROM markets WHERE row_current_ind").fetchone()
-        total = conn.execute("SELECT count(*) FROM markets").fetchone()
-        broken = conn.execute(
-            "SELECT count(*) FROM (SELECT row_end_ts, lead(row_start_ts) OVER "
-            "(PARTITION BY market_id ORDER BY row_start_ts) AS nxt FROM markets) v "
-            "WHERE nxt IS NOT NULL AND nxt <> row_end_ts"
-        ).fetchone()
-    assert current == (50,)
-    assert total is not None
-    assert total[0] == summary["versions_written"]  # every version written is stored
-    assert broken == (0,)
+    url = server.url("precog_test")
+    assert len(current_markets(url)) == 50
+    assert stored_versions(url) == summary["versions_written"]  # every version is stored
+    assert history_problems(url) == 0
 
     png = tmp_path / "history.png"
     shown = subprocess.run(

@@ -15,6 +15,7 @@ from precog.api_connectors.rate_limiter import AccountLimiter, Tier
 from precog.config.environment import Environment
 from precog.database.connection import Database, PoolSettings
 from precog.schedulers.kalshi_poller import DatabaseSink, KalshiPoller
+from tests.plugins.market_history import history_problems, repeated_versions
 from tests.plugins.sandbox import RunningSandbox
 
 pytestmark = pytest.mark.module("kalshi_poller")
@@ -69,24 +70,13 @@ async def test_two_pollers_racing_a_moving_exchange_keep_history_valid(
         await b.close()
 
     assert all(p.stats.failed_cycles == 0 for p in pollers)
+    assert history_problems(db_url) == 0
+    assert repeated_versions(db_url) == 0  # a new version only when something changed
     with psycopg.connect(db_url) as conn:
-        broken = conn.execute(
-            "SELECT count(*) FROM (SELECT row_end_ts, row_current_ind, lead(row_start_ts) OVER "
-            "(PARTITION BY market_id ORDER BY row_start_ts) AS nxt FROM markets) v "
-            "WHERE (nxt IS NULL) <> row_current_ind OR (nxt IS NOT NULL AND nxt <> row_end_ts)"
-        ).fetchone()
-        repeated = conn.execute(
-            "SELECT count(*) FROM (SELECT (yes_bid, yes_ask, no_bid, no_ask, last_price, volume,"
-            " open_interest, status) AS s, lag((yes_bid, yes_ask, no_bid, no_ask, last_price, "
-            "volume, open_interest, status)) OVER (PARTITION BY market_id ORDER BY row_start_ts)"
-            " AS p FROM markets) v WHERE s IS NOT DISTINCT FROM p"
-        ).fetchone()
         current = {r[0]: tuple(r[1:]) for r in conn.execute(
             "SELECT ticker, yes_bid, yes_ask, volume FROM markets WHERE row_current_ind"
         ).fetchall()}  # fmt: skip
         versions = conn.execute("SELECT count(*) FROM markets").fetchone()
-    assert broken == (0,)
-    assert repeated == (0,)  # a new version only when something changed
     with sandbox.exchange._lock:
         truth = {t: (m.yes_bid, m.yes_ask, m.volume)
                  for t, m in sandbox.exchange.markets.items()}  # fmt: skip

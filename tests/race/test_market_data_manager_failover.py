@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 
-import psycopg
 import pytest
 
 from precog.api_connectors.kalshi_client import KalshiClient
@@ -15,6 +14,12 @@ from precog.api_connectors.rate_limiter import AccountLimiter, Tier
 from precog.database.connection import Database
 from precog.schedulers.market_data_manager import MarketDataManager, database_writer
 from tests.plugins.kalshi_stream import ws_client
+from tests.plugins.market_history import (
+    current_markets,
+    history_problems,
+    repeated_versions,
+    stored_versions,
+)
 from tests.plugins.sandbox import RunningSandbox
 from tests.plugins.waiting import eventually_async
 
@@ -68,23 +73,7 @@ async def test_failovers_racing_updates_keep_history_valid(
     assert manager.stats.failovers == manager.stats.switch_backs >= DROPS
     assert manager.stats.stream_updates > 0
     assert manager.stats.polls > 0
-    with psycopg.connect(db_url) as conn:
-        broken = conn.execute(
-            "SELECT count(*) FROM (SELECT row_end_ts, row_current_ind, lead(row_start_ts) OVER "
-            "(PARTITION BY market_id ORDER BY row_start_ts) AS nxt FROM markets) v "
-            "WHERE (nxt IS NULL) <> row_current_ind OR (nxt IS NOT NULL AND nxt <> row_end_ts)"
-        ).fetchone()
-        repeated = conn.execute(
-            "SELECT count(*) FROM (SELECT (yes_bid, yes_ask, no_bid, no_ask, last_price, volume,"
-            " open_interest, status) AS s, lag((yes_bid, yes_ask, no_bid, no_ask, last_price, "
-            "volume, open_interest, status)) OVER (PARTITION BY market_id ORDER BY row_start_ts)"
-            " AS p FROM markets) v WHERE s IS NOT DISTINCT FROM p"
-        ).fetchone()
-        rows = conn.execute(
-            "SELECT ticker, yes_bid, yes_ask, volume FROM markets WHERE row_current_ind"
-        ).fetchall()
-        total = conn.execute("SELECT count(*) FROM markets").fetchone()
-    assert broken == (0,)
-    assert repeated == (0,)
-    assert {r[0]: tuple(r[1:]) for r in rows} == served()
-    assert total == (manager.summary()["versions_written"],)
+    assert history_problems(db_url) == 0
+    assert repeated_versions(db_url) == 0
+    assert current_markets(db_url) == served()
+    assert stored_versions(db_url) == manager.summary()["versions_written"]

@@ -15,20 +15,13 @@ from precog.api_connectors.rate_limiter import AccountLimiter, Tier
 from precog.database.connection import Database
 from precog.database.scd2 import UpsertResult
 from precog.schedulers.kalshi_poller import DatabaseSink, KalshiPoller
+from tests.plugins.market_history import NOT_OURS  # the sandbox's and the test's own data
 from tests.plugins.sandbox import RunningSandbox
 
 pytestmark = pytest.mark.module("kalshi_poller")
 
 EXTRA = 2_000
 CYCLES = 3
-# The sandbox (same process) keeps every trade it simulates, and the test keeps every
-# state it compares: their allocations are not the poller's.
-NOT_OURS = (
-    tracemalloc.Filter(False, "*/precog/sandbox/*"),
-    tracemalloc.Filter(False, "*/tests/*"),
-    tracemalloc.Filter(False, "*/uuid.py"),
-    tracemalloc.Filter(False, tracemalloc.__file__),
-)
 
 
 def served(sandbox: RunningSandbox) -> dict[str, tuple[Decimal | None, ...]]:

@@ -8,7 +8,6 @@ import gc
 import tracemalloc
 from decimal import Decimal
 
-import psycopg
 import pytest
 
 from precog.api_connectors.kalshi_client import KalshiClient
@@ -16,6 +15,12 @@ from precog.api_connectors.rate_limiter import AccountLimiter, Tier
 from precog.database.connection import Database
 from precog.schedulers.market_data_manager import MarketDataManager, database_writer
 from tests.plugins.kalshi_stream import ws_client
+from tests.plugins.market_history import (
+    NOT_OURS,
+    current_markets,
+    history_problems,
+    stored_versions,
+)
 from tests.plugins.sandbox import RunningSandbox
 from tests.plugins.waiting import eventually_async
 
@@ -23,12 +28,6 @@ pytestmark = pytest.mark.module("market_data_manager")
 
 MARKETS = 500
 BURSTS = 2
-NOT_OURS = (
-    tracemalloc.Filter(False, "*/precog/sandbox/*"),
-    tracemalloc.Filter(False, "*/tests/*"),
-    tracemalloc.Filter(False, "*/uuid.py"),
-    tracemalloc.Filter(False, tracemalloc.__file__),
-)
 
 
 def served(sandbox: RunningSandbox) -> dict[str, tuple[Decimal | None, ...]]:
@@ -77,13 +76,9 @@ async def test_bursts_over_many_markets_stay_exact_and_bounded(
     assert summary["stream_updates"] > MARKETS  # bursts really went through the stream
     assert summary["dropped"] == summary["unflushed"] == summary["queue_depth"] == 0
     assert len(manager.cache) == MARKETS
-    with psycopg.connect(db_url) as conn:
-        rows = conn.execute(
-            "SELECT ticker, yes_bid, yes_ask, volume FROM markets WHERE row_current_ind"
-        ).fetchall()
-        total = conn.execute("SELECT count(*) FROM markets").fetchone()
-    assert {r[0]: tuple(r[1:]) for r in rows} == served(sandbox)
-    assert total == (summary["versions_written"],)
+    assert current_markets(db_url) == served(sandbox)
+    assert stored_versions(db_url) == summary["versions_written"]
+    assert history_problems(db_url) == 0
     # the cache holds one quote and one base snapshot per market, replaced in place: the
     # second burst over every market adds (almost) nothing to what the first left behind
     assert memory[1] - memory[0] < 300_000, memory
