@@ -299,6 +299,7 @@ class MarketDataManager:
         self._subscription: Subscription | None = None
         self._to_subscribe: set[str] = set()
         self._stream_up = False
+        self._warned_empty = False
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = ManagerStats()
         self.listeners: list[Callable[[Quote], None]] = []
@@ -401,8 +402,15 @@ class MarketDataManager:
         self._poll_started = self.clock.monotonic()
         self._reconciling = full and self._stream_up
         try:
-            await self.poller.poll_once(keep=False, tickers=tickers)
+            result = await self.poller.poll_once(keep=False, tickers=tickers)
             self.stats.polls += 1
+            if full and result.seen == 0 and not self._warned_empty:
+                self._warned_empty = True
+                logger.warning(
+                    "no markets found for %s; check --series/--tickers or "
+                    "data_sources.kalshi.series",
+                    self.poller.selection.describe(),
+                )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # one failed poll must not stop the service
