@@ -108,15 +108,33 @@ def _record(row: MarketRow) -> dict[str, Any]:
     return out
 
 
+TABLE = ("row_start_ts", "row_end_ts", "status", "yes_bid", "yes_ask", "last_price", "volume")
+
+
+def _short_time(text: str | None) -> str:
+    if text is None:
+        return ""
+    return dt.datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _table(ticker: str, records: list[dict[str, Any]]) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{ticker}: {len(records)} versions")
-    for name in FIELDS:
-        table.add_column(name)
-    for record in records:
-        table.add_row(*("" if record[n] is None else record[n] for n in FIELDS))
+    # the table fits a terminal (times to the second); --json has every field exactly
+    table = Table(title=f"{ticker}: {len(records)} versions (UTC)", box=box.SIMPLE_HEAD)
+    rows = [
+        [_short_time(r["row_start_ts"]), _short_time(r["row_end_ts"])]
+        + ["" if r[n] is None else str(r[n]) for n in TABLE[2:]]
+        for r in records
+    ]
+    for index, name in enumerate(TABLE):
+        title = name.removeprefix("row_").removesuffix("_ts")
+        width = max([len(title), *(len(row[index]) for row in rows)])
+        table.add_column(title, no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
 
 
