@@ -1,7 +1,8 @@
 """`precog run` as a user runs it: on a fresh PRECOG_HOME it migrates the empty embedded
 database (one log line), follows the in-process sandbox's markets over the stream and REST,
 stores their histories and exits 0 with a summary; SIGTERM stops it gracefully; a database
-that is behind is refused. `precog markets history --plot` then writes a PNG."""
+that is behind is refused (2) and an unreachable exchange ends it at once (4).
+`precog markets history --plot` then writes a PNG."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from precog.database import embedded
 from tests.plugins.cli_runner import PrecogCli, subprocess_env
 from tests.plugins.database import FreshDatabase
 from tests.plugins.market_history import current_markets, history_problems, stored_versions
+from tests.plugins.sandbox import RunningSandbox
 from tests.plugins.waiting import eventually
 
 pytestmark = pytest.mark.module("market_data_manager")
@@ -102,3 +104,15 @@ def test_a_database_that_is_behind_is_refused(
     assert "precog db upgrade" in result.stderr.strip().splitlines()[-1]
     assert "Traceback" not in result.stderr
     assert os.environ.get("DATABASE_URL") != url
+
+
+def test_an_unreachable_exchange_exits_4_with_one_line(
+    precog_cli: PrecogCli, db_env: dict[str, str], sandbox: RunningSandbox
+) -> None:
+    # valid credentials, but nothing listens at the URL
+    env = {**sandbox.env, **db_env, "KALSHI_API_BASE_URL": "http://127.0.0.1:9/trade-api/v2"}
+    result = precog_cli("run", "--duration", "1", "--no-ui", env=env)
+    assert result.returncode == 4
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: cannot reach Kalshi at http://127.0.0.1:9/trade-api/v2")
+    assert "Traceback" not in result.stderr

@@ -116,6 +116,9 @@ async def _run(
     db = await _database()
     async with db, kalshi_session(os.environ, sandbox_markets=sandbox_markets,
                                   sandbox_tick=1.0) as session:  # fmt: skip
+        # Fail fast (exit 4, one line) when the exchange cannot be reached at all, instead of
+        # starting a service whose every poll fails.
+        await session.client.get_exchange_status()
         if tickers:
             selection = MarketSelection(tickers=tickers)
         elif series:
