@@ -59,9 +59,10 @@ async def naive_upsert(conn: Any, snaps: Sequence[Any]) -> None:
             )
             await conn.execute(
                 "INSERT INTO markets (market_id, ticker, event_id, status, yes_bid, yes_ask, "
-                "row_start_ts) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (row[1], s.ticker, row[2], s.status, s.yes_bid, s.yes_ask, s.observed_at),
-            )
+                "row_start_ts, row_observed_ts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (row[1], s.ticker, row[2], s.status, s.yes_bid, s.yes_ask, s.observed_at,
+                 s.observed_at),
+            )  # fmt: skip
 
 
 async def copy_rows(conn: Any, keys: Sequence[tuple[int, str, int]], base: datetime) -> None:
@@ -70,13 +71,13 @@ async def copy_rows(conn: Any, keys: Sequence[tuple[int, str, int]], base: datet
         conn.transaction(),
         conn.cursor().copy(
             "COPY markets (market_id, ticker, event_id, status, yes_bid, yes_ask, row_start_ts, "
-            "row_end_ts, row_current_ind) FROM STDIN"
+            "row_end_ts, row_observed_ts, row_current_ind) FROM STDIN"
         ) as pipe,
     ):
         for i, (market_id, ticker, event_id) in enumerate(keys):
             await pipe.write_row(
                 (market_id, ticker, event_id, "active", Decimal(i % 99 + 1) / 100,
-                 Decimal("0.9900"), base, base + timedelta(milliseconds=500), False)
+                 Decimal("0.9900"), base, base + timedelta(milliseconds=500), base, False)
             )  # fmt: skip
 
 

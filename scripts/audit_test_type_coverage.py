@@ -14,7 +14,8 @@ executed its code. With --strict the audit fails (exit 1) on:
   - any test that declares a module it did not execute, or an unregistered module;
   - no records at all (nothing ran).
 
-Usage: audit_test_type_coverage.py [--strict] [--json] [--report PATH] [--records DIR]
+Usage: audit_test_type_coverage.py [--strict] [--json] [--report PATH] [--slowest N]
+       [--records DIR]
 """
 
 from __future__ import annotations
@@ -131,7 +132,25 @@ def render_matrix(result: Audit) -> str:
     totals = ", ".join(f"{count} {outcome}" for outcome, count in sorted(result.outcomes.items()))
     lines.append("")
     lines.append(f"tests recorded: {len(result.records)} ({totals or 'none'})")
+    per_type = ", ".join(f"{t} {s:.0f} s" for t, s in type_durations(result).items())
+    lines.append(f"test time per type (summed over workers): {per_type or 'none'}")
     return "\n".join(lines)
+
+
+def type_durations(result: Audit) -> dict[str, float]:
+    """Seconds spent per test type (setup + call + teardown, summed over workers)."""
+    totals = dict.fromkeys(TEST_TYPES, 0.0)
+    for record in result.records:
+        if record["type"] in totals:
+            totals[record["type"]] += float(record.get("duration", 0.0))
+    return totals
+
+
+def render_slowest(result: Audit, count: int) -> str:
+    """The `count` slowest tests, one per line (seconds, test id)."""
+    ranked = sorted(result.records, key=lambda r: float(r.get("duration", 0.0)), reverse=True)
+    lines = [f"{float(r.get('duration', 0.0)):7.2f} s  {r['nodeid']}" for r in ranked[:count]]
+    return "\n".join([f"slowest {len(lines)} tests:", *lines])
 
 
 def render_report(result: Audit) -> str:
@@ -156,6 +175,7 @@ def render_report(result: Audit) -> str:
         lines.extend(f"- {p}" for p in result.problems)
     else:
         lines.append("PASSED: every required cell is filled; 0 failed, 0 unapproved skip/xfail.")
+    lines += ["", "## Slowest tests", "", "```", render_slowest(result, 10), "```"]
     if result.performance:
         lines += ["", "## Performance ratios measured in this run", ""]
         lines.append("| test | candidate vs baseline | speedup | required |")
@@ -173,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when any rule fails")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--report", type=Path, help="write the phase completion report here")
+    parser.add_argument("--slowest", type=int, default=0, help="also list the N slowest tests")
     parser.add_argument(
         "--records",
         type=Path,
@@ -196,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print(render_matrix(result))
+        if args.slowest:
+            print("\n" + render_slowest(result, args.slowest))
         if result.problems:
             print(f"\ngate: {len(result.problems)} problem(s):")
             for problem in result.problems:

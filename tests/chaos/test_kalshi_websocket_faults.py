@@ -1,6 +1,6 @@
 """KalshiWebSocket under the sandbox's WebSocket faults: dropped connections, a skipped seq,
-garbage frames, a stalled server and refused upgrades. After each the client reconnects,
-resubscribes or resyncs, and its books end equal to the sandbox's books."""
+a terminal error 25, garbage frames, a stalled server and refused upgrades. After each the
+client reconnects, resubscribes or resyncs, and its books end equal to the sandbox's books."""
 
 from __future__ import annotations
 
@@ -48,6 +48,18 @@ async def test_recovers_from_every_stream_fault(sandbox: RunningSandbox) -> None
         hub.configure(skip_seq=1)
         sandbox.exchange.step(3)
         await eventually_async(lambda: ws.stats.gaps >= 1 and ws.stats.resyncs >= 1)
+        await _settled(ws, sandbox, tickers)
+
+        # Error 25 (buffer overflow) ends the orderbook subscription: resubscribe that channel.
+        resyncs, ticker_sid = ws.stats.resyncs, sub.sids["ticker"]
+        old_book_sid = sub.sids["orderbook_delta"]
+        hub.configure(overflow=True)
+        await eventually_async(
+            lambda: sub.sids.get("orderbook_delta", old_book_sid) != old_book_sid,
+            what="orderbook channel resubscribed",
+        )
+        assert ws.stats.resyncs == resyncs + 1
+        assert sub.sids["ticker"] == ticker_sid  # the healthy channel was left alone
         await _settled(ws, sandbox, tickers)
 
         # A garbage frame: counted, nothing else breaks.

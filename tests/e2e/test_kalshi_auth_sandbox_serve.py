@@ -56,6 +56,8 @@ def served(gate_python: list[str], tmp_path: Path) -> Iterator[tuple[dict[str, A
             str(key_dir),
             "--json",
         ],
+        # Windows delivers Ctrl-Break only to a child that leads its own process group.
+        creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
         env=subprocess_env(),
         stdout=subprocess.PIPE,
         stderr=stderr,
@@ -73,7 +75,8 @@ def served(gate_python: list[str], tmp_path: Path) -> Iterator[tuple[dict[str, A
             process.wait(timeout=30)
             pytest.fail(f"no ready line within {READY_TIMEOUT}s; stderr: {stderr_path.read_text()}")
         yield ready, key_dir
-        process.send_signal(signal.SIGINT)
+        # What Ctrl-C is on each platform (Windows: Ctrl-Break to the child's group).
+        process.send_signal(getattr(signal, "CTRL_BREAK_EVENT", signal.SIGINT))
         returncode = process.wait(timeout=60)
         reader.join(timeout=30)
         assert not reader.is_alive(), "stdout not closed after exit"

@@ -221,12 +221,14 @@ async def test_price_and_status_checks_accept_exactly_the_venue_vocabulary(
 async def test_model_config_is_immutable(db_pool: Database) -> None:
     insert = (
         "INSERT INTO probability_models (name, version, model_class_id, config) "
-        "SELECT 'elo_nfl', '1.0', model_class_id, '{\"k\": 20}' FROM model_classes "
+        "SELECT 'elo_nfl', '1.0.0', model_class_id, '{\"k\": 20}' FROM model_classes "
         "WHERE code = 'elo'"
     )
     async with db_pool.connection() as conn:
         await conn.execute(insert)
-        await conn.execute("UPDATE probability_models SET status = 'testing'")  # allowed
+        await conn.execute(  # allowed
+            "UPDATE probability_models SET status = 'testing', testing_at = now()"
+        )
     with pytest.raises(CheckViolationError) as immutable:
         async with db_pool.connection() as conn:
             await conn.execute("UPDATE probability_models SET config = '{\"k\": 30}'")

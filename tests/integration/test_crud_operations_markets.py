@@ -77,15 +77,20 @@ async def test_markets_create_parents_and_version_only_on_change(db_pool: Databa
     assert [m.ticker for m in listed] == ["A", "B"]
 
 
-async def test_stale_observation_is_ignored_and_counted(db_pool: Database) -> None:
+async def test_a_late_observation_is_placed_in_time_or_counted_stale(db_pool: Database) -> None:
     async with db_pool.connection() as conn:
         await crud.upsert_markets(conn, [snap("A", "0.50", at=10)])
-        late = await crud.upsert_markets(conn, [snap("A", "0.10", at=5)])
-        replay = await crud.upsert_markets(conn, [snap("A", "0.90", at=10)])
+        early = await crud.upsert_markets(conn, [snap("A", "0.10", at=5)])  # before history
+        replay = await crud.upsert_markets(conn, [snap("A", "0.90", at=10)])  # 10 is confirmed
+        same = await crud.upsert_markets(conn, [snap("A", "0.50", at=10)])
         history = await crud.get_market_history(conn, "A")
-    assert late == UpsertResult(stale=1)
-    assert replay == UpsertResult(unchanged=1)
-    assert [r.yes_bid for r in history] == [Decimal("0.5000")]
+    assert early == UpsertResult(updated=1)
+    assert replay == UpsertResult(stale=1)
+    assert same == UpsertResult(unchanged=1)
+    assert [(r.yes_bid, r.row_start_ts) for r in history] == [
+        (Decimal("0.1000"), T0 + timedelta(seconds=5)),
+        (Decimal("0.5000"), T0 + timedelta(seconds=10)),
+    ]
 
 
 async def test_several_observations_of_one_key_in_a_batch_apply_in_time_order(
@@ -131,8 +136,9 @@ async def test_check_violations_name_the_column(db_pool: Database) -> None:
 
 async def test_value_too_wide_for_its_column_is_typed(db_pool: Database) -> None:
     async with db_pool.connection() as conn:
-        with pytest.raises(InvalidValueError, match="numeric field overflow"):
+        with pytest.raises(InvalidValueError, match="does not fit numeric") as too_big:
             await crud.upsert_balances(conn, [BalanceSnapshot(Decimal("1e20"), T0)])
+        assert (too_big.value.table, too_big.value.column) == ("account_balance", "balance")
         assert await crud.get_current_balance(conn) is None
 
 

@@ -17,9 +17,16 @@ from precog.api_connectors.kalshi_stream_models import (
     StreamEvent,
     TickerUpdate,
     TradeEvent,
+    error_fields,
 )
 from precog.api_connectors.rate_limiter import AccountLimiter, Tier
-from precog.schedulers.kalshi_websocket import KalshiWebSocket, StreamCommandError, StreamState
+from precog.config.environment import KalshiMode
+from precog.schedulers.kalshi_websocket import (
+    KalshiWebSocket,
+    StreamCommandError,
+    StreamState,
+    kalshi_ws_url,
+)
 from precog.utils.retry import RetryPolicy
 from tests.plugins.kalshi_stream import active_tickers, book_mismatches, ws_client
 from tests.plugins.sandbox import RunningSandbox, new_rsa_key
@@ -44,8 +51,11 @@ async def test_books_from_snapshot_and_deltas_equal_the_sandbox(sandbox: Running
     async with ws_client(sandbox) as ws:
         ws.add_callback(collect)
         await ws.wait_connected()
-        sub = await ws.subscribe(["orderbook_delta", "ticker"], tickers)
+        sub = await ws.subscribe(["orderbook_delta", "ticker"], tickers, initial_tickers=True)
         assert set(sub.sids) == {"orderbook_delta", "ticker"}
+        # The current values come at once, before anything moves.
+        await eventually_async(lambda: set(latest) == set(tickers), what="initial tickers")
+        assert all(latest[t].yes_bid == sandbox.exchange.markets[t].yes_bid for t in tickers)
         for _ in range(40):
             sandbox.exchange.step()
         await eventually_async(
@@ -154,3 +164,81 @@ async def test_errors_are_numbered_and_bad_keys_refused(sandbox: RunningSandbox)
         assert rejected.state in (StreamState.RECONNECTING, StreamState.CONNECTING)
         assert rejected.stats.connects == 0
     assert rejected.state is StreamState.CLOSED
+
+
+async def test_sandbox_pings_with_heartbeat_and_refuses_bad_upgrades(
+    sandbox: RunningSandbox,
+) -> None:
+    import aiohttp
+
+    hub = sandbox.server.stream
+    hub.configure(ping_interval=0.05)  # 10 s by default, as Kalshi; shortened for the test
+    url = kalshi_ws_url(KalshiMode.SANDBOX, sandbox.env)  # derived from the REST URL
+    assert url == sandbox.server.ws_url
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(
+            url, headers=sandbox.signer.websocket_headers(), autoping=False
+        ) as raw:
+            message = await raw.receive(timeout=5)
+            assert message.type is aiohttp.WSMsgType.PING
+            assert message.data == b"heartbeat"
+            await raw.pong(message.data)
+        headers = sandbox.signer.websocket_headers()
+        headers["KALSHI-ACCESS-SIGNATURE"] = headers["KALSHI-ACCESS-SIGNATURE"][::-1]
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(url, headers=headers)
+        assert refused.value.status == 401
+        async with http.get(sandbox.server.url + "/_admin/ws") as admin:
+            state = await admin.json()
+    assert state["faults"]["ping_interval"] == 0.05
+    assert state["stats"]["auth_refused"] == 1
+    assert hub.stats.pings >= 1
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        ("not json", 1),
+        ({"id": 1, "cmd": "subscribe"}, 2),
+        ({"id": 1, "cmd": "subscribe", "params": {"market_ticker": "X"}}, 3),
+        ({"id": 1, "cmd": "unsubscribe", "params": {}}, 4),
+        ({"id": 1, "cmd": "dance"}, 5),
+        ({"id": 1, "cmd": "unsubscribe", "params": {"sids": [999]}}, 7),
+        ({"id": 1, "cmd": "subscribe", "params": {"channels": ["nope"]}}, 8),
+        (
+            {
+                "id": 1,
+                "cmd": "subscribe",
+                "params": {"channels": ["ticker"], "market_ticker": "A", "market_tickers": ["B"]},
+            },
+            11,
+        ),
+        ({"id": 1, "cmd": "update_subscription", "params": {"sids": [1, 2], "action": "x"}}, 12),
+        ({"id": 1, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"]}}, 14),
+        (
+            {
+                "id": 1,
+                "cmd": "subscribe",
+                "params": {"channels": ["ticker"], "market_tickers": ["NO-SUCH"]},
+            },
+            16,
+        ),
+    ],
+)
+async def test_commands_get_the_reference_error_numbers(
+    sandbox: RunningSandbox, command: object, code: int
+) -> None:
+    import json
+
+    import aiohttp
+
+    url = kalshi_ws_url(KalshiMode.SANDBOX, sandbox.env)
+    assert url is not None
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url, headers=sandbox.signer.websocket_headers()) as raw,
+    ):
+        await raw.send_str(command if isinstance(command, str) else json.dumps(command))
+        reply = json.loads((await raw.receive(timeout=5)).data)
+    assert reply["type"] == "error"
+    assert error_fields(reply["msg"])[0] == code

@@ -106,7 +106,24 @@ def pg_server(request: pytest.FixtureRequest) -> PgServer:
         return PgServer(base_conninfo=external, state_dir=state_dir, embedded=None)
     with file_lock(state_dir / "server.lock"):
         server = embedded.start_server(state_dir / "data", keep_running=False)
+        server = _with_room_for_every_worker(server)
     return PgServer(base_conninfo=server.url("postgres"), state_dir=state_dir, embedded=server)
+
+
+# Both workers' stress and race tests open many connections at once (pools, several
+# processes); PostgreSQL's default of 100 is not enough for two of them side by side.
+TEST_SERVER_MAX_CONNECTIONS = 400
+
+
+def _with_room_for_every_worker(server: embedded.EmbeddedServer) -> embedded.EmbeddedServer:
+    """Raise max_connections on the test server (a restart, once per data directory)."""
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+        if row is not None and int(row[0]) >= TEST_SERVER_MAX_CONNECTIONS:
+            return server
+        conn.execute(f"ALTER SYSTEM SET max_connections = {TEST_SERVER_MAX_CONNECTIONS}")
+    embedded.stop_server(server.data_dir)
+    return embedded.start_server(server.data_dir, keep_running=False)
 
 
 @pytest.fixture(scope="session")
@@ -262,3 +279,15 @@ def chaos_server(pg_server: PgServer) -> Iterator[ChaosServer]:
         yield server
         if not server.running():
             server.restart()
+
+
+async def lock_waiters(url: str, query_like: str) -> int:
+    """How many sessions wait on a lock while running a query LIKE `query_like`."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as probe:
+        cur = await probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE %s",
+            (query_like,),
+        )
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import structlog
 
@@ -60,3 +62,14 @@ def read_json_lines(directory: Path, name: str = "precog.jsonl") -> list[dict[st
 
 
 __all__ = ["isolated_logging", "log_files", "read_json_lines"]
+
+
+def open_file_paths() -> set[str]:
+    """Paths of the regular files this process has open (portable: psutil)."""
+    return {entry.path for entry in psutil.Process().open_files()}
+
+
+def open_descriptor_count() -> int:
+    """File descriptors (POSIX) or handles (Windows) this process holds."""
+    process = psutil.Process()
+    return process.num_handles() if os.name == "nt" else process.num_fds()

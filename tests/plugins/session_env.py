@@ -6,8 +6,11 @@ start if the database it would use is not a test database.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,11 @@ def pytest_configure(config: pytest.Config) -> None:
         ensure_test_database_target(os.environ)
     except Exception as exc:  # any refusal stops the session before a test runs
         raise pytest.UsageError(f"refusing to run tests: {exc}") from exc
+
+
+if sys.platform == "win32":
+    # psycopg's async mode needs a selector loop on Windows, as in the CLI (utils/event_loop).
+    def pytest_asyncio_loop_factories(
+        config: pytest.Config, item: pytest.Item
+    ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+        return {"selector": asyncio.SelectorEventLoop}

@@ -127,3 +127,28 @@ def test_fast_delta_path_agrees_with_the_checked_path(
             parse_book_delta(data, 1, 2)
         return
     assert parse_book_delta(data, 1, 2) == checked
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), steps=st.integers(1, 8))
+def test_feed_history_ends_at_the_current_quotes(seed: int, steps: int) -> None:
+    exchange = SandboxExchange(seed=seed, markets=10, clock=FakeClock())
+    feed = StreamFeed(exchange)
+    exchange.listeners.append(feed.changes)
+    exchange.step(steps)
+    last = {state.ticker: state for state in feed.history}
+    assert set(last) == set(exchange.market_tickers())
+    for ticker, state in last.items():
+        market = exchange.markets[ticker]
+        assert (state.yes_bid, state.yes_ask, state.last_price, state.status) == (
+            market.yes_bid,
+            market.yes_ask,
+            market.last_price,
+            market.status,
+        )
+        sent = parse_ticker(json.loads(feed.ticker_body(ticker)), NOW)  # what a client reads
+        assert (sent.yes_bid, sent.yes_ask, sent.last_price) == (
+            state.yes_bid,
+            state.yes_ask,
+            state.last_price,
+        )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import threading
 from collections import Counter
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from precog.utils.logger import SafeRotatingFileHandler, configure_logging, get_logger
-from tests.plugins.logging_state import read_json_lines
+from tests.plugins.logging_state import open_file_paths, read_json_lines
 
 pytestmark = [pytest.mark.module("logger"), pytest.mark.usefixtures("isolated_logging")]
 
@@ -23,15 +22,7 @@ RECONFIGURATIONS = 60
 
 
 def _open_log_files(*directories: Path) -> list[str]:
-    found = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if any(target.startswith(str(d)) for d in directories):
-            found.append(target)
-    return found
+    return [p for p in open_file_paths() if any(p.startswith(str(d)) for d in directories)]
 
 
 def test_reconfiguring_under_concurrent_logging(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ lost, duplicated or interleaved, and no file handle leaks."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import Counter
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from precog.utils.logger import configure_logging, get_logger
-from tests.plugins.logging_state import log_files, read_json_lines
+from tests.plugins.logging_state import log_files, open_descriptor_count, read_json_lines
 
 pytestmark = [pytest.mark.module("logger"), pytest.mark.usefixtures("isolated_logging")]
 
@@ -23,7 +22,7 @@ MAX_BYTES = 64 * 1024
 
 
 def _fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    return open_descriptor_count()
 
 
 def test_concurrent_writers_through_many_rotations_lose_nothing(tmp_path: Path) -> None:

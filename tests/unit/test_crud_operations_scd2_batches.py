@@ -1,53 +1,113 @@
-"""crud_operations / scd2, pure logic: batch splitting, validation, result arithmetic."""
+"""crud_operations / scd2, pure logic: batch preparation, exact encoding, result arithmetic."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from precog.database.crud_operations import GAME_STATES, MARKETS, SCD2_TABLES
-from precog.database.errors import NotNullViolationError
-from precog.database.scd2 import Observation, UpsertResult, _rounds, _validate
+from precog.database.errors import InvalidValueError, NotNullViolationError
+from precog.database.scd2 import (
+    Column,
+    JsonText,
+    Observation,
+    Scd2Table,
+    UpsertResult,
+    encode_json,
+    prepare,
+)
 
 pytestmark = pytest.mark.module("crud_operations")
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def obs(key: str, value: int, at: int) -> Observation:
-    return Observation((key,), {"v": value}, T0 + timedelta(seconds=at))
+def obs(key: str, value: int, at: int | datetime) -> Observation:
+    when = at if isinstance(at, datetime) else T0 + timedelta(seconds=at)
+    return Observation((key,), {name: None for name in TABLE.tracked_names} | {"v": value}, when)
 
 
-def test_rounds_order_each_key_by_time_and_drop_exact_duplicates() -> None:
+TABLE = Scd2Table("t", "t_id", (Column("k", "text"),), (Column("v", "integer"),))
+
+
+def test_prepare_keeps_the_last_observation_per_key_and_instant() -> None:
     batch = [obs("a", 3, 3), obs("b", 1, 1), obs("a", 1, 1), obs("a", 2, 2), obs("a", 9, 1)]
-    rounds, duplicates = _rounds(batch)
+    prepared, duplicates = prepare(TABLE, batch)
     assert duplicates == 1  # ("a", t=1) given twice: the last one wins
-    assert [[(o.key[0], o.values["v"]) for o in r] for r in rounds] == [
-        [("a", 9), ("b", 1)],
-        [("a", 2)],
-        [("a", 3)],
+    assert sorted((p.key[0], p.at, p.params) for p in prepared) == [
+        ("a", T0 + timedelta(seconds=1), ("a", 9)),
+        ("a", T0 + timedelta(seconds=2), ("a", 2)),
+        ("a", T0 + timedelta(seconds=3), ("a", 3)),
+        ("b", T0 + timedelta(seconds=1), ("b", 1)),
     ]
 
 
-def test_rounds_of_distinct_keys_is_one_round() -> None:
-    rounds, duplicates = _rounds([obs(str(i), i, 0) for i in range(50)])
-    assert len(rounds) == 1
-    assert len(rounds[0]) == 50
+def test_defect2_prepare_compares_instants_not_wall_clocks() -> None:
+    """Same tzinfo, different fold: Python's == says equal, the instants are an hour apart."""
+    new_york = ZoneInfo("America/New_York")
+    edt = datetime(2024, 11, 3, 1, 30, tzinfo=new_york)
+    est = datetime(2024, 11, 3, 1, 30, tzinfo=new_york, fold=1)
+    assert edt == est  # the trap: wall-clock comparison within one tzinfo
+    prepared, duplicates = prepare(TABLE, [obs("a", 1, edt), obs("a", 2, est)])
     assert duplicates == 0
+    assert [p.at for p in prepared] == [
+        datetime(2024, 11, 3, 5, 30, tzinfo=UTC),
+        datetime(2024, 11, 3, 6, 30, tzinfo=UTC),
+    ]
+    assert all(p.at.tzinfo is UTC for p in prepared)
 
 
 def test_validate_rejects_null_key_naive_time_and_wrong_columns() -> None:
     values = {name: None for name in MARKETS.tracked_names}
     with pytest.raises(NotNullViolationError) as caught:
-        _validate(MARKETS, [Observation((None,), values, T0)])
+        prepare(MARKETS, [Observation((None,), values, T0)])
     assert (caught.value.table, caught.value.column) == ("markets", "ticker")
     with pytest.raises(ValueError, match="timezone-aware"):
-        _validate(MARKETS, [Observation(("A",), values, datetime(2026, 1, 1))])
+        prepare(MARKETS, [Observation(("A",), values, datetime(2026, 1, 1))])
     with pytest.raises(ValueError, match="missing"):
-        _validate(MARKETS, [Observation(("A",), {"status": "active"}, T0)])
+        prepare(MARKETS, [Observation(("A",), {"status": "active"}, T0)])
     with pytest.raises(ValueError, match="parts"):
-        _validate(GAME_STATES, [Observation(("nfl",), values, T0)])
+        prepare(GAME_STATES, [Observation(("nfl",), values, T0)])
+
+
+@pytest.mark.parametrize("column", ["open_time", "close_time"])
+def test_defect4_a_naive_datetime_in_a_tracked_column_is_refused_by_name(column: str) -> None:
+    values = {name: None for name in MARKETS.tracked_names} | {column: datetime(2026, 1, 1)}
+    with pytest.raises(InvalidValueError) as caught:
+        prepare(MARKETS, [Observation(("A",), values, T0)])
+    assert (caught.value.table, caught.value.column) == ("markets", column)
+    assert "timezone-aware" in str(caught.value)
+
+
+def test_defect4_json_keeps_numbers_as_numbers_and_times_as_utc_instants() -> None:
+    tokyo = ZoneInfo("Asia/Tokyo")
+    value = {"b": [Decimal("1.0"), Decimal("1E+3"), 2, 0.5, None, True],
+             "a": datetime(2026, 1, 1, 9, 0, tzinfo=tokyo), "c": "x\"y"}  # fmt: skip
+    text = encode_json(value)
+    assert text == '{"a":"2026-01-01T00:00:00+00:00","b":[1.0,1E+3,2,0.5,null,true],"c":"x\\"y"}'
+    assert json.loads(text, parse_float=Decimal)["b"][0] == Decimal("1.0")
+    assert encode_json(JsonText('{"kept": 1}')) == '{"kept": 1}'
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"at": datetime(2026, 1, 1)}, "naive datetime"),
+        ({"x": Decimal("NaN")}, "not a JSON number"),
+        ({"x": float("inf")}, "not a JSON number"),
+        ({1: "a"}, "not a string"),
+        ({"x": {1, 2}}, "cannot be stored as JSON"),
+    ],
+)
+def test_defect4_unencodable_json_is_refused_naming_the_column(bad: object, message: str) -> None:
+    values = {name: None for name in GAME_STATES.tracked_names} | {"situation": bad}
+    with pytest.raises(InvalidValueError, match=message) as caught:
+        prepare(GAME_STATES, [Observation(("nfl", "1"), values, T0)])
+    assert (caught.value.table, caught.value.column) == ("game_states", "situation")
 
 
 def test_upsert_results_add_up() -> None:

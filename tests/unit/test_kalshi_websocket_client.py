@@ -36,6 +36,7 @@ from precog.schedulers.kalshi_websocket import (
     StreamState,
     kalshi_ws_url,
 )
+from precog.utils.clock import FakeClock
 from precog.utils.retry import RetryPolicy
 from tests.plugins.waiting import eventually_async
 
@@ -397,7 +398,8 @@ async def test_seq_gap_marks_books_stale_and_resyncs() -> None:
     async def connector(*_args: Any) -> Any:
         return conn
 
-    async with KalshiWebSocket(URL, CountingSigner(), connector=connector) as ws:
+    clock = FakeClock()
+    async with KalshiWebSocket(URL, CountingSigner(), connector=connector, clock=clock) as ws:
         ws.add_callback(events.append)
         await ws.wait_connected()
         await ws.subscribe(["orderbook_delta"], ["KXA-1"])
@@ -427,6 +429,32 @@ async def test_seq_gap_marks_books_stale_and_resyncs() -> None:
         assert ws.stats.unknown_messages == 1
     tops = [e for e in events if isinstance(e, BookUpdate)]
     assert [t.snapshot for t in tops] == [True, False, True, False]
+    assert {t.received_at for t in tops} == {clock.now()}  # stamped by the injected clock
+    assert clock.sleeps == []  # the idle watchdog runs on real time, not on the fake clock
+
+
+async def test_a_gap_before_a_snapshot_is_still_a_gap() -> None:
+    conn = FakeConnection(book_server)
+
+    async def connector(*_args: Any) -> Any:
+        return conn
+
+    async with KalshiWebSocket(URL, CountingSigner(), connector=connector) as ws:
+        await ws.wait_connected()
+        await ws.subscribe(["orderbook_delta"], ["KXA-1"])
+        book = await eventually_async(lambda: ws.book("KXA-1"))
+        # seq 2 (a delta) is lost; seq 3 is a snapshot: the gap must still be seen.
+        conn.push(
+            {
+                "type": "orderbook_snapshot",
+                "sid": 1,
+                "seq": 3,
+                "msg": {"market_ticker": "KXA-1", "yes_dollars_fp": [["0.3000", "1.00"]]},
+            }
+        )
+        await eventually_async(lambda: ws.stats.gaps == 1)
+        assert conn.commands[-1]["params"]["action"] == "get_snapshot"
+        await eventually_async(lambda: book.levels("yes") == [(Decimal("0.42"), Decimal(1))])
 
 
 async def test_event_buffer_is_bounded() -> None:

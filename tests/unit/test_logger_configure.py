@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -15,19 +14,13 @@ import pytest
 
 from precog.errors import ConfigError
 from precog.utils.logger import MASK, SafeRotatingFileHandler, configure_logging, get_logger
-from tests.plugins.logging_state import read_json_lines
+from tests.plugins.logging_state import open_file_paths, read_json_lines
 
 pytestmark = [pytest.mark.module("logger"), pytest.mark.usefixtures("isolated_logging")]
 
 
 def _open_paths() -> set[str]:
-    paths = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            paths.add(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:
-            continue
-    return paths
+    return open_file_paths()
 
 
 def test_importing_the_module_configures_nothing() -> None:

@@ -182,11 +182,10 @@ def history(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the SCD2 history of one business key (every version, or the one valid --at)."""
-    import asyncio
-
     from precog.database import crud_operations
     from precog.database.connection import Database
     from precog.errors import ConfigError
+    from precog.utils import event_loop
 
     when = None
     if at is not None:
@@ -204,7 +203,7 @@ def history(
             async with db.connection() as conn:
                 return await crud_operations.scd2_history(conn, table, key or [], at=when)
 
-    rows = asyncio.run(load())
+    rows = event_loop.run(load())
     records = [{k: _plain(v) for k, v in dataclasses.asdict(row).items()} for row in rows]
     if as_json:
         typer.echo(json.dumps(records, indent=2))

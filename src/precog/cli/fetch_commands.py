@@ -3,7 +3,8 @@
 The CLI only parses, calls and prints: fetching and storing is the service layer's
 (`schedulers.kalshi_poller` for markets, `schedulers.account_collector` for the account),
 the same path the `precog run` service uses. Each command talks to the configured Kalshi
-target (`api_connectors.kalshi_session`) and persists unless `--dry-run`.
+target (`api_connectors.kalshi_session`) and persists unless `--dry-run` (what is stored
+for each kind: see `schedulers.account_collector` and `schedulers.kalshi_poller`).
 
 `--json` prints everything fetched (Decimals as exact strings); otherwise a summary line and
 a Rich table of the first `--limit` rows (20 by default, `--all` for every row): rendering
@@ -14,7 +15,6 @@ unreachable after retries 4.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -172,7 +172,9 @@ def _stored_text(stored: Mapping[str, int] | None) -> str:
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
-    asyncio.run(coro)
+    from precog.utils import event_loop
+
+    event_loop.run(coro)
 
 
 # ------------------------------------------------------------------ balance
@@ -302,7 +304,7 @@ def fills_command(
     limit: int = LIMIT,
     all_rows: bool = ALL_ROWS,
 ) -> None:
-    """Fetch every fill and append the new ones (idempotent on the fill id)."""
+    """Fetch every fill, history included, and append the new ones (idempotent on the id)."""
     _run(_fetch_fills(ticker, dry_run, _output(as_json, limit, all_rows)))
 
 

@@ -64,6 +64,7 @@ def _register_commands() -> None:
         db_commands,
         fetch_commands,
         markets_commands,
+        model_commands,
         run_commands,
         sandbox_commands,
         stream_commands,
@@ -77,6 +78,7 @@ def _register_commands() -> None:
         stream_commands,
         run_commands,
         markets_commands,
+        model_commands,
     ):
         group.register(app)
 

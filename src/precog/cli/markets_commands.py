@@ -9,7 +9,6 @@ bad `--since`, 4 when the database is unavailable.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
@@ -51,7 +50,9 @@ def history_command(
 ) -> None:
     """Every stored version of one market; optionally a price chart."""
     plot = None if plot_to is None else Path(plot_to)
-    ticker, rows = asyncio.run(_history(ticker, _since(since)))
+    from precog.utils import event_loop
+
+    ticker, rows = event_loop.run(_history(ticker, _since(since)))
     if not rows:
         raise ConfigError(
             f"no stored history for market {ticker!r}"

@@ -17,11 +17,9 @@ sources stop, the persistence queue is flushed, and a summary is printed (`--jso
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
-import signal
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +59,9 @@ def run_command(  # noqa: PLR0917 (Typer maps each option to a parameter)
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
 ) -> None:
     """Run the collection service: stream + polling into the database, live view."""
-    asyncio.run(
+    from precog.utils import event_loop
+
+    event_loop.run(
         _run(
             duration=duration,
             ui=not (no_ui or as_json),
@@ -111,6 +111,7 @@ async def _run(
     from precog.schedulers.kalshi_poller import MarketSelection
     from precog.schedulers.kalshi_websocket import KalshiWebSocket, kalshi_ws_url
     from precog.schedulers.market_data_manager import MarketDataManager, database_writer
+    from precog.utils import event_loop
 
     settings = ConfigLoader().settings.data_sources.kalshi
     db = await _database()
@@ -150,10 +151,7 @@ async def _run(
             url or "unavailable",
         )
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+        event_loop.call_on_stop_signal(asyncio.get_running_loop(), stop.set)
         display = asyncio.create_task(_live_view(manager) if ui else _status_lines(manager))
         try:
             await service.run(stop, duration)

@@ -31,7 +31,6 @@ def serve(  # noqa: PLR0917 (Typer maps each option to a parameter)
     json_output: bool = typer.Option(False, "--json", help="Print the ready line as JSON."),
 ) -> None:
     """Serve the sandbox exchange and print a ready-to-use key and client environment."""
-    import asyncio
     import os
 
     from precog.config.environment import (
@@ -40,11 +39,12 @@ def serve(  # noqa: PLR0917 (Typer maps each option to a parameter)
         precog_home,
         resolve_environment,
     )
+    from precog.utils import event_loop
 
     env = resolve_environment(os.environ)
     check_kalshi_safety(env, KalshiMode.SANDBOX, os.environ)
     directory = os.path.expanduser(key_dir) if key_dir else str(precog_home(os.environ) / "sandbox")
-    asyncio.run(
+    event_loop.run(
         _serve(
             port=port,
             seed=seed,
@@ -70,15 +70,14 @@ async def _serve(
     env_prefix: str,
 ) -> None:
     import asyncio
-    import contextlib
     import json
-    import signal
     import sys
     from pathlib import Path
 
     from precog.config.environment import Environment, kalshi_credential_variables
     from precog.sandbox.keys import create_key_file
     from precog.sandbox.server import SandboxServer
+    from precog.utils import event_loop
 
     server = SandboxServer(seed=seed, markets=markets, port=port, tick_interval=tick or None)
     try:
@@ -122,9 +121,7 @@ async def _serve(
             print("\n".join(lines), flush=True)  # noqa: T201 (the command's output)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
-                loop.add_signal_handler(sig, stop.set)
+        event_loop.call_on_stop_signal(loop, stop.set)
         if duration > 0:
             loop.call_later(duration, stop.set)
         await stop.wait()

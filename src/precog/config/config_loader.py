@@ -342,7 +342,13 @@ class ConfigLoader:
     ) -> None:
         self._explicit_dir = config_dir
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
-        self._lock = threading.Lock()
+        # Reload coordination (see `reload`): builds run one at a time, numbered in the
+        # order they start; `_outcome` is the result of build number `_finished`.
+        self._turn = threading.Condition()
+        self._building = False
+        self._started = 0
+        self._finished = 0
+        self._outcome: Settings | ConfigError | None = None
         self._settings = self._build()
 
     @property
@@ -361,13 +367,41 @@ class ConfigLoader:
     def reload(self) -> Settings:
         """Build a new snapshot from the files and environment and swap it in.
 
-        Builds run one at a time, so the snapshot left in place is always the one read
-        last. On failure the previous snapshot stays and `ConfigError` is raised.
+        Returns the result of a build that started after this call began, so it reflects
+        every file written before the call. Builds run one at a time (so the snapshot in
+        place is always the one read last and readers never see versions go back), but a
+        caller never queues behind more than the build already running: callers that
+        arrive during a build share the next one. A steady stream of reloads from other
+        threads therefore cannot starve anyone (a plain lock held during the build could:
+        `threading.Lock` is not fair). On failure the previous snapshot stays and
+        `ConfigError` is raised to every caller that shared that build.
         """
-        with self._lock:
-            settings = self._build()
-            self._settings = settings  # one reference assignment: readers see old or new
-            return settings
+        with self._turn:
+            wanted = self._started + 1  # the first build to start after this call
+            while self._finished < wanted:
+                if self._building:
+                    self._turn.wait()
+                    continue
+                self._building = True
+                self._started += 1
+                number = self._started
+                self._turn.release()  # build outside the lock: readers and waiters go on
+                try:
+                    outcome: Settings | ConfigError = self._build()
+                except ConfigError as exc:
+                    outcome = exc
+                finally:
+                    self._turn.acquire()
+                    self._building = False
+                    self._turn.notify_all()  # also if the build died: a waiter takes over
+                if isinstance(outcome, Settings):
+                    self._settings = outcome  # one reference assignment: old or new
+                self._outcome, self._finished = outcome, number
+            shared = self._outcome
+        if isinstance(shared, ConfigError):
+            raise shared.with_traceback(None)  # shared by every caller of that build
+        assert shared is not None
+        return shared
 
     def get(self, key: str) -> Any:
         """A value by dotted path, e.g. "data_sources.kalshi.poll_interval_seconds"."""

@@ -1,49 +1,62 @@
-"""The one SCD Type 2 writer: batched, set-based, change-detecting, safe under concurrency.
+"""The one SCD Type 2 writer: batched, set-based, change-detecting, order-independent.
 
 Every SCD2 table (markets, account_balance, positions, game_states) is described by an
-`Scd2Table` (business key columns, tracked columns) and written only through `upsert`.
+`Scd2Table` (business key columns, tracked columns) and written only through `Scd2Writer`.
 
-One batch is one transaction of a few statements, whatever its size:
-1. insert unseen business keys into `<table>_keys` (sorted, ON CONFLICT DO NOTHING);
-2. lock the batch's keys: `SELECT ... FOR NO KEY UPDATE` ordered by key id, so concurrent
-   writers of the same keys serialize in one global order (no deadlock, no lost update);
-3. close current versions whose tracked columns changed (UPDATE ... FROM unnest(...)) and
-   count stale observations, in one statement;
-4. insert a new current version for every key left without one (new keys and the ones just
-   closed). Steps 3 and 4 run in a pipeline (one round trip).
-The old version's `row_end_ts` is the new version's `row_start_ts`, so history has no gaps
-and no overlaps; the database's partial unique index and exclusion constraint back this up.
+What a version stores: its tracked values, `row_start_ts` (the first observation of the
+run of equal observations it represents), `row_end_ts` (the next version's start, NULL while
+current) and `row_observed_ts` (the last observation that confirmed it). History is the
+run-length encoding of the observations in time order, whatever order they arrive in:
 
-Timestamps and ordering rules:
-- `observed_at` (venue time, or receive time when the venue sends none) becomes
-  `row_start_ts`; it must be timezone-aware.
-- An observation not newer than the current version never rewrites history: an equal
-  timestamp is a replay (counted `unchanged`); an older one is `stale` (ignored, counted).
-- Several observations of one key in a batch are applied in timestamp order (one set-based
-  round per position); exact duplicates (same key and timestamp) keep the last one given.
+- An observation in the unconfirmed gap of a version (after its `row_observed_ts`, before
+  the next version's start) is placed exactly: equal values extend the confirmation, values
+  equal to the next version move that version's start back, other values insert a version.
+  Before the first version it works the same way; after the current one it is the usual case.
+- The late-observation rule: an observation that falls INSIDE a confirmed span
+  `[row_start_ts, row_observed_ts]` cannot be placed exactly if its values differ (where
+  the change would end depends on observations that were equal and never stored). It is
+  `stale`: counted, not written. With equal values it changes nothing (`unchanged`).
+  Consequently the current row always equals the newest observation, and any batching or
+  interleaving of one set of observations yields the history of one ordered replay whenever
+  no observation was stale.
+- Times are instants: every timestamp is converted to UTC before sorting, de-duplicating or
+  comparing. Within one batch, observations of one key at the same instant keep the last
+  one given (the others count as unchanged).
 
-Deadlocks and serialization failures (possible when a caller's own statements interleave)
-retry the whole batch through the project's retry policy when the writer owns the
-transaction; inside a caller's transaction they propagate.
+One batch is one transaction of two round trips, whatever its size and however many
+observations each key has:
+1. (pipelined) insert unseen business keys into `<table>_keys`; lock the batch's keys
+   (`FOR NO KEY UPDATE`, in key-id order, so concurrent writers of the same keys serialize
+   without deadlock or lost update); compute the plan: one statement with window functions
+   merges each key's observations with the boundary points of the versions they touch and
+   returns the versions to move, confirm or insert;
+2. (pipelined) shrink versions (end, confirmation), grow versions (start moved back), insert
+   new versions; in that order no intermediate state ever overlaps, so the exclusion
+   constraint and the one-current-row index hold after every row.
+
+Deadlocks and serialization failures retry the whole batch through the project's retry
+policy when the writer owns the transaction; inside a caller's transaction they propagate.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.pq import TransactionStatus
 
-from precog.database.errors import NotNullViolationError
+from precog.database.errors import InvalidValueError, NotNullViolationError
 from precog.utils.retry import RetryPolicy, retry_async
 
 DEFAULT_RETRY = RetryPolicy(max_retries=5, base_delay=0.02, max_delay=0.5)
+ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -86,8 +99,24 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Patch:
+    """Set some tracked columns of a key's current version, from `not_before` at the earliest.
+
+    Applied under the writer's key lock to the current version as it is once the lock is
+    held: a new observation at max(`not_before`, the version's last confirmation + 1 us).
+    """
+
+    key: tuple[Any, ...]
+    changes: Mapping[str, Any]
+    not_before: datetime
+
+
+@dataclass(frozen=True)
 class UpsertResult:
-    """Counts of one batch: new keys, new versions of known keys, no change, stale (ignored)."""
+    """Counts of one batch: new keys, new versions of known keys, no change, stale (not written).
+
+    `stale` counts observations dropped by the late-observation rule (see the module doc).
+    """
 
     created: int = 0
     updated: int = 0
@@ -111,65 +140,238 @@ def is_retryable_conflict(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure)
 
 
+# ---------------------------------------------------------------- exact value encoding
+
+
+class JsonText(str):
+    """JSON text that is already encoded (e.g. read back from a jsonb column): sent as is."""
+
+
+class UnencodableValueError(ValueError):
+    """A value that has no exact database representation (naive time, NaN, unknown type)."""
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise UnencodableValueError(
+            f"naive datetime {value.isoformat()} (no time zone); give a timezone-aware time"
+        )
+    return value.astimezone(UTC)
+
+
+def _encode_scalar(value: Any) -> str:
+    if value is None or isinstance(value, bool | str):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float | Decimal):
+        finite = math.isfinite(value) if isinstance(value, float) else value.is_finite()
+        if not finite:
+            raise UnencodableValueError(f"{value!r} is not a JSON number")
+        return repr(value) if isinstance(value, float) else str(value)  # both JSON numbers
+    if isinstance(value, datetime):
+        return json.dumps(_utc(value).isoformat())
+    if isinstance(value, date):
+        return json.dumps(value.isoformat())
+    raise UnencodableValueError(f"a {type(value).__name__} cannot be stored as JSON")
+
+
+def _encode_json(value: Any, out: list[str]) -> None:
+    # Why not json.dumps(default=str): a Decimal must stay a JSON number and a time an
+    # instant, or the same value written twice looks like a change.
+    if isinstance(value, Mapping):
+        out.append("{")
+        for index, name in enumerate(sorted(value)):
+            if not isinstance(name, str):
+                raise UnencodableValueError(f"JSON object key {name!r} is not a string")
+            out.append(("," if index else "") + json.dumps(name) + ":")
+            _encode_json(value[name], out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _encode_json(item, out)
+        out.append("]")
+    else:
+        out.append(_encode_scalar(value))
+
+
+def encode_json(value: Any) -> str:
+    """Canonical JSON text: sorted keys, numbers as JSON numbers, times as ISO 8601 UTC."""
+    if isinstance(value, JsonText):
+        return str(value)
+    out: list[str] = []
+    _encode_json(value, out)
+    return "".join(out)
+
+
+def sql_param(column: Column, value: Any) -> Any:
+    """The parameter to send for `value` in `column` (JSON encoded exactly, times in UTC)."""
+    if value is None:
+        return None
+    if column.is_json:
+        return encode_json(value)
+    if isinstance(value, datetime):
+        return _utc(value)
+    return value
+
+
+# ---------------------------------------------------------------- batch preparation
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One validated observation: its instant in UTC and its parameters in column order."""
+
+    key: tuple[Any, ...]
+    at: datetime
+    params: tuple[Any, ...]  # business key columns, then tracked columns
+
+
+def _param(table: Scd2Table, column: Column, value: Any) -> Any:
+    try:
+        return sql_param(column, value)
+    except UnencodableValueError as exc:
+        raise InvalidValueError(
+            table=table.name, column=column.name, constraint=None, detail=str(exc)
+        ) from None
+
+
+_PLAIN = frozenset({str, int, bool, float, Decimal, type(None)})
+
+
+def _validate(table: Scd2Table, obs: Observation, expected: set[str]) -> None:
+    if len(obs.key) != len(table.business_key):
+        raise ValueError(f"{table.name}: key {obs.key!r} must have {len(table.business_key)} parts")
+    for column, part in zip(table.business_key, obs.key, strict=True):
+        if part is None:
+            raise NotNullViolationError(
+                table=table.name,
+                column=column.name,
+                constraint=None,
+                detail="a business-key column may not be null",
+            )
+    if obs.observed_at.tzinfo is None or obs.observed_at.utcoffset() is None:
+        raise ValueError(f"{table.name}: observed_at of {obs.key!r} must be timezone-aware")
+    if obs.values.keys() != expected:
+        missing = sorted(expected - set(obs.values))
+        extra = sorted(set(obs.values) - expected)
+        raise ValueError(f"{table.name}: {obs.key!r} missing {missing}, unknown {extra}")
+
+
+def prepare(table: Scd2Table, observations: Sequence[Observation]) -> tuple[list[_Prepared], int]:
+    """Validate and normalise a batch; keep the last one given per (key, instant).
+
+    Returns the prepared observations and how many exact duplicates were dropped.
+    """
+    latest: dict[tuple[tuple[Any, ...], datetime], _Prepared] = {}
+    columns = [(c, c.is_json) for c in (*table.business_key, *table.tracked)]
+    names = table.tracked_names
+    expected = set(names)
+    for obs in observations:
+        _validate(table, obs, expected)
+        values = (*obs.key, *(obs.values[name] for name in names))
+        params = tuple(
+            # Fast path for the common case: plain scalars go out as they are.
+            value if not is_json and type(value) in _PLAIN else _param(table, column, value)
+            for (column, is_json), value in zip(columns, values, strict=True)
+        )
+        at = obs.observed_at.astimezone(UTC)  # instants, not wall clocks
+        latest[(obs.key, at)] = _Prepared(obs.key, at, params)
+    return list(latest.values()), len(observations) - len(latest)
+
+
+# ---------------------------------------------------------------- SQL
+
+
 def _array_type(column: Column) -> sql.Composable:
     return sql.SQL("text[]" if column.is_json else f"{column.sql_type}[]")
 
 
-def sql_param(column: Column, value: Any) -> Any:
-    if column.is_json and value is not None:
-        return json.dumps(value, sort_keys=True, default=str)
-    return value
+def _names(columns: Sequence[Column], alias: str | None = None) -> sql.Composable:
+    if alias is None:
+        return sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+    return sql.SQL(", ").join(sql.Identifier(alias, c.name) for c in columns)
 
 
-def _select_expr(alias: str, column: Column) -> sql.Composable:
+def _typed(alias: str, column: Column) -> sql.Composable:
     ident = sql.Identifier(alias, column.name)
-    return sql.SQL("{}::jsonb").format(ident) if column.is_json else ident
+    if column.is_json:
+        return sql.SQL("{}::jsonb AS {}").format(ident, sql.Identifier(column.name))
+    return ident
 
 
-def _validate(table: Scd2Table, observations: Sequence[Observation]) -> None:
-    expected = set(table.tracked_names)
-    for obs in observations:
-        if len(obs.key) != len(table.business_key):
-            raise ValueError(
-                f"{table.name}: key {obs.key!r} must have {len(table.business_key)} parts"
-            )
-        for column, part in zip(table.business_key, obs.key, strict=True):
-            if part is None:
-                raise NotNullViolationError(
-                    table=table.name,
-                    column=column.name,
-                    constraint=None,
-                    detail="a business-key column may not be null",
-                )
-        if obs.observed_at.tzinfo is None:
-            raise ValueError(f"{table.name}: observed_at of {obs.key!r} must be timezone-aware")
-        if set(obs.values) != expected:
-            missing = sorted(expected - set(obs.values))
-            extra = sorted(set(obs.values) - expected)
-            raise ValueError(f"{table.name}: {obs.key!r} missing {missing}, unknown {extra}")
+def _arrays(columns: Sequence[Column], first: Sequence[str] = ()) -> sql.Composable:
+    return sql.SQL(", ").join(
+        [sql.SQL(f"%s::{t}") for t in first]
+        + [sql.SQL("%s::{}").format(_array_type(c)) for c in columns]
+    )
 
 
-def _rounds(observations: Sequence[Observation]) -> tuple[list[list[Observation]], int]:
-    """Split a batch into rounds (k-th observation of every key), dropping exact duplicates."""
-    latest: dict[tuple[tuple[Any, ...], datetime], Observation] = {}
-    for obs in observations:
-        latest[(obs.key, obs.observed_at)] = obs  # the last one given wins
-    duplicates = len(observations) - len(latest)
-    per_key: dict[tuple[Any, ...], list[Observation]] = defaultdict(list)
-    for obs in latest.values():
-        per_key[obs.key].append(obs)
-    rounds: list[list[Observation]] = []
-    for series in per_key.values():
-        series.sort(key=lambda o: o.observed_at)
-        for index, obs in enumerate(series):
-            if index == len(rounds):
-                rounds.append([])
-            rounds[index].append(obs)
-    return rounds, duplicates
+_PLAN = """
+WITH u AS (SELECT * FROM unnest({in_arrays}) WITH ORDINALITY AS u(ts, {bk}, {tr}, ord)),
+i AS (SELECT k.{key_id} AS key_id, u.ord, u.ts, {u_tr} FROM u JOIN {keys} k ON {k_is_u}),
+b AS (SELECT key_id, min(ts) AS lo, max(ts) AS hi FROM i GROUP BY key_id),
+v AS (
+    SELECT s.* FROM b CROSS JOIN LATERAL (
+        SELECT t.id, t.{key_id} AS key_id, t.row_start_ts, t.row_end_ts, t.row_observed_ts,
+            {t_tr}
+        FROM {table} t WHERE t.{key_id} = b.key_id
+            AND tstzrange(t.row_start_ts, t.row_end_ts, '[)') && tstzrange(b.lo, b.hi, '[]')
+        OFFSET 0) s  -- per key through the exclusion index, never a scan of the table
+    UNION ALL
+    SELECT s.* FROM b CROSS JOIN LATERAL (
+        SELECT t.id, t.{key_id}, t.row_start_ts, t.row_end_ts, t.row_observed_ts, {t_tr}
+        FROM {table} t WHERE t.{key_id} = b.key_id AND t.row_start_ts > b.hi
+        ORDER BY t.row_start_ts LIMIT 1) s
+),
+c AS (
+    SELECT i.*, v.id AS vid, ROW({v_tr}) IS NOT DISTINCT FROM ROW({i_tr}) AS same
+    FROM i LEFT JOIN v ON v.key_id = i.key_id
+        AND i.ts BETWEEN v.row_start_ts AND v.row_observed_ts
+),
+p AS (
+    SELECT key_id, row_start_ts AS ts, id AS vid, NULL::bigint AS ord, {tr} FROM v
+    UNION ALL
+    SELECT key_id, row_observed_ts, id, NULL, {tr} FROM v WHERE row_observed_ts > row_start_ts
+    UNION ALL
+    SELECT key_id, ts, NULL, ord, {tr} FROM c WHERE vid IS NULL
+),
+m AS (
+    SELECT p.*, (row_number() OVER w = 1 {changed}) AS brk
+    FROM p WINDOW w AS (PARTITION BY key_id ORDER BY ts)
+),
+r AS (SELECT m.*, sum(brk::int) OVER (PARTITION BY key_id ORDER BY ts) AS run FROM m),
+g AS (
+    SELECT key_id, run, min(ts) AS start_ts, max(ts) AS observed_ts, max(vid) AS vid,
+        max(ord) FILTER (WHERE brk) AS ord
+    FROM r GROUP BY key_id, run
+),
+e AS (
+    SELECT key_id, CASE WHEN bool_and(row_end_ts IS NOT NULL) THEN max(row_end_ts) END AS tail
+    FROM v GROUP BY key_id
+),
+x AS (
+    SELECT g.*, coalesce(lead(g.start_ts) OVER (PARTITION BY g.key_id ORDER BY g.run), e.tail)
+        AS end_ts, e.key_id IS NULL AND g.run = 1 AS first
+    FROM g LEFT JOIN e ON e.key_id = g.key_id
+)
+SELECT x.key_id, x.vid, x.ord, x.start_ts, x.end_ts, x.observed_ts, x.first,
+    x.start_ts <> v.row_start_ts AS grows,
+    (x.end_ts, x.observed_ts) IS DISTINCT FROM (v.row_end_ts, v.row_observed_ts) AS shrinks
+FROM x LEFT JOIN v ON v.id = x.vid
+WHERE x.vid IS NULL OR x.start_ts <> v.row_start_ts
+    OR (x.end_ts, x.observed_ts) IS DISTINCT FROM (v.row_end_ts, v.row_observed_ts)
+UNION ALL
+SELECT NULL, (SELECT count(*) FROM c WHERE vid IS NOT NULL AND NOT same),
+    (SELECT count(*) FROM i), NULL, NULL, NULL, NULL, NULL, NULL
+"""
 
 
 class Scd2Writer:
-    """Writes batches of observations into one SCD2 table (statements prepared once)."""
+    """Writes batches of observations into one SCD2 table (statements built once)."""
 
     def __init__(self, table: Scd2Table, *, retry: RetryPolicy = DEFAULT_RETRY) -> None:
         self.table = table
@@ -178,70 +380,88 @@ class Scd2Writer:
 
     def _build_statements(self) -> None:
         t = self.table
-        bk = [sql.Identifier(c.name) for c in t.business_key]
-        bk_list = sql.SQL(", ").join(bk)
-        bk_arrays = sql.SQL(", ").join(
-            sql.SQL("%s::{}").format(_array_type(c)) for c in t.business_key
-        )
+        bk, tr = t.business_key, t.tracked
         key_id = sql.Identifier(t.key_id)
         keys = sql.Identifier(t.keys_table)
         table = sql.Identifier(t.name)
+        key_match = sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier("k", c.name), sql.Identifier("i", c.name))
+            for c in bk
+        )
         self._insert_keys = sql.SQL(
             "INSERT INTO {keys} ({bk}) SELECT {bk} FROM unnest({arrays}) AS i({bk}) "
             "ORDER BY {bk} ON CONFLICT DO NOTHING"
-        ).format(keys=keys, bk=bk_list, arrays=bk_arrays)
-        key_match = sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(sql.Identifier("k", c.name), sql.Identifier("i", c.name))
-            for c in t.business_key
-        )
+        ).format(keys=keys, bk=_names(bk), arrays=_arrays(bk))
         self._lock_keys = sql.SQL(
-            "SELECT k.{key_id}, {k_bk} FROM {keys} k JOIN unnest({arrays}) AS i({bk}) ON {match} "
+            "SELECT k.{key_id} FROM {keys} k JOIN unnest({arrays}) AS i({bk}) ON {match} "
             "ORDER BY k.{key_id} FOR NO KEY UPDATE OF k"
+        ).format(key_id=key_id, keys=keys, arrays=_arrays(bk), bk=_names(bk), match=key_match)
+        self._read_current = sql.SQL(
+            "SELECT {k_bk}, t.row_observed_ts, {t_tr} FROM {keys} k "
+            "JOIN unnest({arrays}) AS i({bk}) ON {match} "
+            "JOIN {table} t ON t.{key_id} = k.{key_id} AND t.row_current_ind"
         ).format(
-            key_id=key_id,
-            k_bk=sql.SQL(", ").join(sql.Identifier("k", c.name) for c in t.business_key),
+            k_bk=_names(bk, "k"),
+            t_tr=sql.SQL(", ").join(
+                sql.SQL("{}::text").format(sql.Identifier("t", c.name))
+                if c.is_json
+                else sql.Identifier("t", c.name)
+                for c in tr
+            ),
             keys=keys,
-            arrays=bk_arrays,
-            bk=bk_list,
+            arrays=_arrays(bk),
+            bk=_names(bk),
             match=key_match,
+            table=table,
+            key_id=key_id,
         )
-        data_cols = [*t.business_key, *t.tracked]
-        input_cols = sql.SQL(", ").join(
-            [sql.Identifier("key_id"), sql.Identifier("ts")]
-            + [sql.Identifier(c.name) for c in data_cols]
+        changed = sql.SQL("").join(
+            sql.SQL(" OR {c} IS DISTINCT FROM lag({c}) OVER w").format(c=sql.Identifier(c.name))
+            for c in tr
         )
-        input_arrays = sql.SQL(", ").join(
-            [sql.SQL("%s::bigint[]"), sql.SQL("%s::timestamptz[]")]
-            + [sql.SQL("%s::{}").format(_array_type(c)) for c in data_cols]
+        self._plan = sql.SQL(_PLAN).format(
+            in_arrays=_arrays([*bk, *tr], first=["timestamptz[]"]),
+            bk=_names(bk),
+            tr=_names(tr),
+            key_id=key_id,
+            u_tr=sql.SQL(", ").join(_typed("u", c) for c in tr),
+            keys=keys,
+            k_is_u=sql.SQL(" AND ").join(
+                sql.SQL("{} = {}").format(sql.Identifier("k", c.name), sql.Identifier("u", c.name))
+                for c in bk
+            ),
+            table=table,
+            t_tr=_names(tr, "t"),
+            v_tr=_names(tr, "v"),
+            i_tr=_names(tr, "i"),
+            changed=changed,
         )
-        unnest = sql.SQL("unnest({}) AS i({})").format(input_arrays, input_cols)
-        tracked_t = sql.SQL(", ").join(sql.Identifier("t", c.name) for c in t.tracked)
-        tracked_i = sql.SQL(", ").join(_select_expr("i", c) for c in t.tracked)
-        self._close = sql.SQL(
-            "WITH i AS (SELECT * FROM {unnest}), "
-            "closed AS (UPDATE {table} t SET row_end_ts = i.ts, row_current_ind = FALSE "
-            "FROM i WHERE t.{key_id} = i.key_id AND t.row_current_ind AND i.ts > t.row_start_ts "
-            "AND ROW({tracked_t}) IS DISTINCT FROM ROW({tracked_i}) RETURNING 1) "
-            "SELECT (SELECT count(*) FROM closed), (SELECT count(*) FROM i JOIN {table} t "
-            "ON t.{key_id} = i.key_id AND t.row_current_ind AND i.ts < t.row_start_ts)"
-        ).format(
-            unnest=unnest, table=table, key_id=key_id, tracked_t=tracked_t, tracked_i=tracked_i
-        )
-        all_cols = sql.SQL(", ").join(
-            [key_id]
-            + [sql.Identifier(c.name) for c in data_cols]
-            + [sql.Identifier("row_start_ts"), sql.Identifier("row_current_ind")]
-        )
-        select_cols = sql.SQL(", ").join(
-            [sql.Identifier("i", "key_id")]
-            + [_select_expr("i", c) for c in data_cols]
-            + [sql.Identifier("i", "ts"), sql.SQL("TRUE")]
-        )
+        self._shrink = sql.SQL(
+            "UPDATE {table} t SET row_end_ts = s.end_ts, row_observed_ts = s.observed_ts, "
+            "row_current_ind = s.end_ts IS NULL "
+            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+            "AS s(id, end_ts, observed_ts) WHERE t.id = s.id"
+        ).format(table=table)
+        self._grow = sql.SQL(
+            "UPDATE {table} t SET row_start_ts = s.start_ts "
+            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS s(id, start_ts) WHERE t.id = s.id"
+        ).format(table=table)
         self._insert = sql.SQL(
-            "WITH ins AS (INSERT INTO {table} ({cols}) SELECT {select} FROM {unnest} "
-            "WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key_id} = i.key_id "
-            "AND t.row_current_ind) RETURNING 1) SELECT count(*) FROM ins"
-        ).format(table=table, cols=all_cols, select=select_cols, unnest=unnest, key_id=key_id)
+            "INSERT INTO {table} ({key_id}, {cols}, row_start_ts, row_end_ts, row_observed_ts, "
+            "row_current_ind) SELECT n.key_id, {n_cols}, n.start_ts, n.end_ts, n.observed_ts, "
+            "n.end_ts IS NULL FROM unnest({arrays}) AS n(key_id, start_ts, end_ts, "
+            "observed_ts, {cols})"
+        ).format(
+            table=table,
+            key_id=key_id,
+            cols=_names([*bk, *tr]),
+            n_cols=sql.SQL(", ").join(_typed("n", c) for c in (*bk, *tr)),
+            arrays=_arrays(
+                [*bk, *tr], first=["bigint[]", "timestamptz[]", "timestamptz[]", "timestamptz[]"]
+            ),
+        )
+
+    # ------------------------------------------------------------ public API
 
     async def upsert(
         self, conn: AsyncConnection[Any], observations: Sequence[Observation]
@@ -253,63 +473,122 @@ class Scd2Writer:
         """
         if not observations:
             return UpsertResult()
-        _validate(self.table, observations)
-        rounds, duplicates = _rounds(observations)
+        prepared, duplicates = prepare(self.table, observations)
 
         async def attempt() -> UpsertResult:
             async with conn.transaction():
-                ids = await self._key_ids(conn, rounds[0])
-                total = UpsertResult(unchanged=duplicates)
-                for batch in rounds:
-                    total = total + await self._apply(conn, ids, batch)
-                return total
+                return await self._write(conn, prepared) + UpsertResult(unchanged=duplicates)
 
+        return await self._run(conn, attempt)
+
+    async def patch_current(
+        self, conn: AsyncConnection[Any], patches: Sequence[Patch]
+    ) -> UpsertResult:
+        """Apply `patches` to the current versions under the key lock (see `Patch`).
+
+        Keys without a current version are left alone; a current version that already has
+        the patched values is unchanged.
+        """
+        if not patches:
+            return UpsertResult()
+        by_key = {p.key: p for p in patches}
+        for patch in patches:
+            _utc(patch.not_before)  # refuse naive times before touching the database
+
+        async def attempt() -> UpsertResult:
+            async with conn.transaction():
+                arrays = self._key_arrays(by_key)
+                async with conn.pipeline():
+                    await conn.execute(self._lock_keys, arrays)
+                    cur = await conn.execute(self._read_current, arrays)
+                rows = await cur.fetchall()
+                observations = []
+                width = len(self.table.business_key)
+                for row in rows:
+                    key = tuple(row[:width])
+                    patch = by_key[key]
+                    values = dict(zip(self.table.tracked_names, row[width + 1 :], strict=True))
+                    if all(values[name] == value for name, value in patch.changes.items()):
+                        continue
+                    for column in self.table.tracked:
+                        if column.is_json and values[column.name] is not None:
+                            values[column.name] = JsonText(values[column.name])
+                    values.update(patch.changes)
+                    at = max(_utc(patch.not_before), row[width] + ONE_MICROSECOND)
+                    observations.append(Observation(key, values, at))
+                if not observations:
+                    return UpsertResult(unchanged=len(rows))
+                prepared, _ = prepare(self.table, observations)
+                result = await self._write(conn, prepared)
+                return result + UpsertResult(unchanged=len(rows) - len(observations))
+
+        return await self._run(conn, attempt)
+
+    # ------------------------------------------------------------ internals
+
+    async def _run(
+        self, conn: AsyncConnection[Any], attempt: Callable[[], Awaitable[UpsertResult]]
+    ) -> UpsertResult:
         if conn.info.transaction_status != TransactionStatus.IDLE:
             return await attempt()
         return await retry_async(attempt, policy=self.retry, is_retryable=is_retryable_conflict)
 
-    async def _key_ids(
-        self, conn: AsyncConnection[Any], first_round: list[Observation]
-    ) -> dict[tuple[Any, ...], int]:
-        keys = sorted({obs.key for obs in first_round}, key=repr)
-        arrays = [
-            [sql_param(col, key[i]) for key in keys]
+    def _key_arrays(
+        self, keys: Mapping[tuple[Any, ...], Any] | Sequence[tuple[Any, ...]]
+    ) -> list[list[Any]]:
+        ordered = sorted(set(keys), key=repr)  # one global insert order: no deadlock on new keys
+        return [
+            [sql_param(col, key[i]) for key in ordered]
             for i, col in enumerate(self.table.business_key)
         ]
-        await conn.execute(self._insert_keys, arrays)
-        cur = await conn.execute(self._lock_keys, arrays)
-        ids = {tuple(row[1:]): int(row[0]) for row in await cur.fetchall()}
-        missing = [key for key in keys if key not in ids]
-        if missing:  # only possible if a key's type does not round-trip (e.g. str vs int)
-            raise ValueError(f"{self.table.name}: keys not found after insert: {missing[:3]!r}")
-        return ids
 
-    async def _apply(
-        self, conn: AsyncConnection[Any], ids: dict[tuple[Any, ...], int], batch: list[Observation]
-    ) -> UpsertResult:
-        t = self.table
-        params: list[list[Any]] = [
-            [ids[obs.key] for obs in batch],
-            [obs.observed_at for obs in batch],
-        ]
-        params += [
-            [sql_param(c, obs.key[i]) for obs in batch] for i, c in enumerate(t.business_key)
-        ]
-        params += [[sql_param(c, obs.values[c.name]) for obs in batch] for c in t.tracked]
+    async def _write(self, conn: AsyncConnection[Any], batch: Sequence[_Prepared]) -> UpsertResult:
+        key_arrays = self._key_arrays([obs.key for obs in batch])
+        width = len(self.table.business_key) + len(self.table.tracked)
+        inputs: list[list[Any]] = [[obs.at for obs in batch]]
+        inputs += [[obs.params[i] for obs in batch] for i in range(width)]
         async with conn.pipeline():
-            close_cur = await conn.execute(self._close, params)
-            insert_cur = await conn.execute(self._insert, params)
-            close_row = await close_cur.fetchone()
-            insert_row = await insert_cur.fetchone()
-        assert close_row is not None
-        assert insert_row is not None
-        updated, stale = int(close_row[0]), int(close_row[1])
-        inserted = int(insert_row[0])
-        created = inserted - updated
+            await conn.execute(self._insert_keys, key_arrays)
+            await conn.execute(self._lock_keys, key_arrays)
+            plan_cur = await conn.execute(self._plan, inputs)
+        plan = await plan_cur.fetchall()
+        summary = plan.pop()
+        stale, matched = int(summary[1]), int(summary[2])
+        if matched != len(batch):  # only if a key's type does not round-trip (str vs int)
+            raise ValueError(
+                f"{self.table.name}: {len(batch) - matched} observations lost their key"
+            )
+
+        shrink: list[list[Any]] = [[], [], []]
+        grow: list[list[Any]] = [[], []]
+        new: list[list[Any]] = [[] for _ in range(4 + width)]
+        created = updated = 0
+        for key_id, vid, ord_, start, end, observed, first, grows, shrinks in plan:
+            if vid is None:  # a run that starts with one of this batch's observations
+                created += bool(first)
+                updated += not first
+                for column, value in zip(
+                    new, (key_id, start, end, observed, *batch[ord_ - 1].params), strict=True
+                ):
+                    column.append(value)
+                continue
+            if shrinks:
+                for column, value in zip(shrink, (vid, end, observed), strict=True):
+                    column.append(value)
+            if grows:
+                grow[0].append(vid)
+                grow[1].append(start)
+        async with conn.pipeline():
+            if shrink[0]:
+                await conn.execute(self._shrink, shrink)
+            if grow[0]:
+                await conn.execute(self._grow, grow)
+            if new[0]:
+                await conn.execute(self._insert, new)
         return UpsertResult(
             created=created,
             updated=updated,
-            unchanged=len(batch) - inserted - stale,
+            unchanged=len(batch) - created - updated - stale,
             stale=stale,
         )
 

@@ -9,6 +9,7 @@ headers when they are sent. Admin routes (outside the API, unauthenticated, loop
     DELETE /_admin/keys/{key_id}         revoke a key
     POST   /_admin/keys/rotate           {"old_key_id", "public_key", "new_key_id"?} -> {"key_id"}
     POST   /_admin/step                  {"steps"?: 1, "advance_seconds"?: 0}
+    POST   /_admin/historical_cutoff     {"cutoff": RFC 3339 | null (90 days back)}
     GET    /_admin/stats                 request / fault / auth counters
     GET/POST/DELETE /_admin/ws           WebSocket fault switches (`precog.sandbox.stream`)
 
@@ -23,6 +24,7 @@ fed by the same simulation as REST.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import threading
@@ -186,6 +188,9 @@ class SandboxServer:
             ("/portfolio/fills", lambda r: ex.list_fills(_query(r)), True),
             ("/portfolio/settlements", lambda r: ex.list_settlements(_query(r)), True),
             ("/portfolio/orders", lambda r: ex.list_orders(_query(r)), True),
+            ("/historical/cutoff", lambda r: ex.historical_cutoff_json(), False),
+            ("/historical/fills", lambda r: ex.list_fills(_query(r), historical=True), True),
+            ("/historical/orders", lambda r: ex.list_orders(_query(r), historical=True), True),
             (
                 "/portfolio/orders/{order_id}",
                 lambda r: ex.get_order(r.match_info["order_id"]),
@@ -205,6 +210,7 @@ class SandboxServer:
         app.router.add_post("/_admin/keys/rotate", self._rotate_key)
         app.router.add_delete("/_admin/keys/{key_id}", self._revoke_key)
         app.router.add_post("/_admin/step", self._step)
+        app.router.add_post("/_admin/historical_cutoff", self._set_cutoff)
         app.router.add_get("/_admin/stats", self._stats)
         return app
 
@@ -408,6 +414,17 @@ class SandboxServer:
         steps = int(body.get("steps", 1))
         self.exchange.advance(float(body.get("advance_seconds", 0)), steps=steps)
         return _json({"steps": self.exchange.steps, "now": self.exchange.now().isoformat()})
+
+    async def _set_cutoff(self, request: web.Request) -> web.Response:
+        raw = (await self._admin_body(request)).get("cutoff")
+        try:
+            when = None if raw is None else dt.datetime.fromisoformat(str(raw))
+        except ValueError:
+            raise web.HTTPBadRequest(text="cutoff must be an RFC 3339 date-time or null") from None
+        if when is not None and when.tzinfo is None:
+            raise web.HTTPBadRequest(text="cutoff must carry a UTC offset")
+        self.exchange.set_historical_cutoff(when)
+        return _json(self.exchange.historical_cutoff_json())
 
     async def _stats(self, request: web.Request) -> web.Response:
         return _json(

@@ -14,7 +14,8 @@ Fault switches (`StreamFaults`, Python `StreamHub.configure(...)` or ``POST /_ad
 ``drop`` (abort every connection now), ``skip_seq`` (the next N orderbook messages are lost
 but their seq numbers used), ``garbage`` (N non-JSON frames), ``stall`` (stop sending and
 reading without closing), ``refuse_upgrades`` (the next N upgrades get 503) and
-``refuse_for`` (seconds), ``burst`` (step the simulation as fast as the clients read until N
+``refuse_for`` (seconds), ``overflow`` (end every orderbook subscription with error 25),
+``burst`` (step the simulation as fast as the clients read until N
 frames went out), ``ping_interval``. `sent` records the frames sent (bounded); the feed's
 `history` records the market states.
 
@@ -231,7 +232,7 @@ class StreamHub:
     # -- control (thread-safe) ---------------------------------------------------------------
     def configure(self, **switches: Any) -> dict[str, Any]:
         """Change fault switches: drop, skip_seq, garbage, stall, refuse_upgrades, refuse_for,
-        burst, ping_interval. Validated first; thread-safe."""
+        overflow, burst, ping_interval. Validated first; thread-safe."""
         allowed = {
             "drop",
             "skip_seq",
@@ -241,6 +242,7 @@ class StreamHub:
             "refuse_for",
             "burst",
             "ping_interval",
+            "overflow",
         }
         unknown = set(switches) - allowed
         if unknown:
@@ -275,8 +277,10 @@ class StreamHub:
             f.stall = bool(switches["stall"])
             for conn in self._connections.values():
                 self._set_stall(conn, f.stall)
+        if switches.get("overflow"):
+            self._overflow()
         if switches.get("drop"):
-            self.drop_all()
+            self._drop_all()
         if switches.get("burst"):
             self._start_burst(int(switches["burst"]))
 
@@ -329,9 +333,21 @@ class StreamHub:
 
     def drop_all(self) -> None:
         """Abort every connection (no close frame: the client sees a dropped socket)."""
+        self._call(self._drop_all)
+
+    def _drop_all(self) -> None:
         for conn in list(self._connections.values()):
             self.stats.dropped += 1
             conn.abort()
+
+    def _overflow(self) -> None:
+        """End every orderbook subscription with error 25, as Kalshi does for a slow reader."""
+        for conn in list(self._connections.values()):
+            for sub in [s for s in conn.subs.values() if s.channel == "orderbook_delta"]:
+                del conn.subs[sub.sid]
+                self.stats.overflows += 1
+                msg = {"code": 25, "msg": "Subscription buffer overflow"}
+                self._reply(conn, {"type": "error", "sid": sub.sid, "msg": msg})
 
     def _set_stall(self, conn: _Connection, stall: bool) -> None:
         transport = conn.request.transport

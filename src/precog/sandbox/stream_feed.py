@@ -8,8 +8,9 @@ serves at the same instant (both read the same records), and every batch carries
 exchange `version` it describes (a snapshot taken at version v is followed only by batches
 newer than v).
 
-`history` is the record of the market states the feed saw (bounded), for tests that compare
-a database with the truth. Payloads are pre-serialised JSON (``body``) so that fanning a
+`history` is the record of the market states the feed saw (bounded): every market's state
+when the feed started (version 0), then each change, for tests that compare a database
+with the truth. Payloads are pre-serialised JSON (``body``) so that fanning a
 message out to many subscribers only formats the envelope.
 """
 
@@ -102,8 +103,10 @@ class StreamFeed:
         self._fills_seen = len(exchange.fills)
         self.history: deque[MarketState] = deque(maxlen=history)
         with exchange.lock():
+            now = exchange.now()
             for ticker in exchange.market_tickers():
                 self._views[ticker] = self._view(exchange.markets[ticker])
+                self._record(exchange.markets[ticker], now)  # version 0: the starting state
 
     @staticmethod
     def _view(m: SimMarket) -> _View:

@@ -5,8 +5,10 @@ cycle and `precog run`. Each method fetches everything (all pages), stores it un
 collector has no database (a dry run), and returns what it fetched with the store counts:
 
 - balance: a new SCD2 version only when it changed;
-- positions: SCD2 versions per (ticker, side); a side that went flat is written as 0;
-- fills: appended, idempotent on the fill id (a fill without a side is reported, not guessed);
+- positions: SCD2 versions per (ticker, side); a side that went flat is written as 0, and
+  a position the exchange no longer reports (settled) is closed the same way;
+- fills: live and historical (older than Kalshi's cutoff), appended, idempotent on the fill
+  id (a fill without a side is reported, not guessed);
 - settlements: appended, idempotent, and their markets move to `finalized`.
 
 `on_page(records)` is called after every page (the CLI's progress bar).
@@ -124,14 +126,21 @@ class AccountCollector:
                                 fees_paid=p.fees_paid,
                             )
                         )  # fmt: skip
-            return await crud.upsert_positions(conn, snapshots)
+            # Every side of every reported ticker is handled above; positions missing from
+            # the answer were settled (Kalshi drops them, reference A4.10): close them too,
+            # in the same transaction.
+            reported = {(p.ticker, side) for p in market_positions for side in ("yes", "no")}
+            async with conn.transaction():
+                result = await crud.upsert_positions(conn, snapshots)
+                return result + await crud.close_missing_positions(conn, reported, observed)
 
     async def fills(self, ticker: str | None = None, on_page: PageCallback = _noop) -> Collected:
         from precog.database import crud_operations as crud
         from precog.database.records import FillInput
 
         fills: list[Fill] = []
-        async for page in self.client.iter_fill_pages(limit=PAGE, ticker=ticker):
+        # Live fills, then the history before Kalshi's cutoff (GET /historical/fills).
+        async for page in self.client.iter_all_fill_pages(limit=PAGE, ticker=ticker):
             fills.extend(page.items)
             on_page(len(page.items))
         # A fill must say which exposure it gained; one that does not is reported, not guessed.

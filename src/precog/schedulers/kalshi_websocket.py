@@ -16,7 +16,9 @@ State machine (SPEC §5)::
 - Sequence numbers: per `sid`; a gap marks that subscription's books stale and asks for a
   `get_snapshot` of them (a resync). Deltas for a stale book are ignored until its snapshot.
 - Liveness: if no frame arrived for `idle_timeout` seconds the client pings; no pong within
-  `ping_timeout` seconds means the connection is dead (a stall) and it is dropped.
+  `ping_timeout` seconds means the connection is dead (a stall) and it is dropped. These
+  are real seconds (the event loop's clock); the injected `clock` stamps events and the
+  injected `sleep` (default: the clock's) waits out the backoff.
 - Events: `ConnectionChange`, `TickerUpdate`, `TradeEvent`, `LifecycleEvent`, `FillEvent`
   and `BookUpdate` (after each snapshot/delta) go to the callbacks (`add_callback`) and to a
   bounded buffer read by `async for event in client.events()`; when the buffer is full the
@@ -83,6 +85,8 @@ CHANNELS: Final = frozenset({"ticker", ORDERBOOK, "trade", "market_lifecycle_v2"
 # Channels that need a market filter (reference A7.6) and ones that take none.
 NEEDS_MARKETS: Final = frozenset({ORDERBOOK})
 NO_MARKET_FILTER: Final = frozenset({"market_lifecycle_v2"})
+# Errors that end a subscription (reference A7.8): channel error, internal, buffer overflow.
+TERMINAL_ERRORS: Final = frozenset({10, 17, 25})
 
 EventCallback = Callable[[StreamEvent], None]
 # (url, upgrade headers, open timeout, max frame bytes) -> an open connection.
@@ -188,6 +192,7 @@ class Subscription:
     key: int
     channels: tuple[str, ...]
     market_tickers: set[str] | None
+    initial_tickers: bool = False
     sids: dict[str, int] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     error: StreamCommandError | None = None
@@ -262,6 +267,8 @@ class KalshiWebSocket:
         self._ever_connected = False
         self._transport_only = False
         self._connector: Connector = connector or _connect
+        self._loop_time: Callable[[], float] = lambda: 0.0  # the loop's clock, once connected
+        self._last_frame = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -378,12 +385,15 @@ class KalshiWebSocket:
         market_tickers: Iterable[str] | None = None,
         *,
         wait: bool = True,
+        initial_tickers: bool = False,
     ) -> Subscription:
         """Follow `channels` for `market_tickers` (None = every market where allowed).
 
         Registered at once and replayed after every reconnect. With `wait` (and while
         connected) returns once the server acknowledged every channel; an error reply raises
-        `StreamCommandError` and the subscription is dropped.
+        `StreamCommandError` and the subscription is dropped. `initial_tickers` asks the
+        ticker channel for the current values right away (``send_initial_snapshot``), on
+        every (re)subscribe, so a cache is whole again after a reconnect.
         """
         self._check_open()
         chosen = tuple(dict.fromkeys(channels))
@@ -397,7 +407,7 @@ class KalshiWebSocket:
             raise ValueError("market_tickers must not be empty (use None for all markets)")
         if tickers is None and NEEDS_MARKETS.intersection(chosen):
             raise ValueError(f"{ORDERBOOK} needs market_tickers")
-        sub = Subscription(next(self._keys), chosen, tickers)
+        sub = Subscription(next(self._keys), chosen, tickers, initial_tickers=initial_tickers)
         self._subs[sub.key] = sub
         if self._ws is not None and self.connected:
             await self._send_subscribe(self._ws, sub)
@@ -473,9 +483,7 @@ class KalshiWebSocket:
     async def _send_subscribe(self, ws: ClientConnection, sub: Subscription) -> None:
         sub.ready.clear()
         sub.error = None
-        params: dict[str, Any] = {"channels": list(sub.channels)}
-        if sub.market_tickers is not None:
-            params["market_tickers"] = sorted(sub.market_tickers)
+        params = _subscribe_params(sub, sub.channels)
         for ticker in (sub.market_tickers or ()) if ORDERBOOK in sub.channels else ():
             self._books.setdefault(ticker, OrderBook(ticker)).stale = True
         await self._send(ws, "subscribe", params, sub, expected=len(sub.channels))
@@ -513,12 +521,12 @@ class KalshiWebSocket:
     ) -> list[dict[str, Any]]:
         """Send and wait for the replies; lost connections are not errors (replay fixes)."""
         future = await self._send(ws, cmd, params, sub, expected=expected)
+        if future.cancelled():
+            return []  # not sent: the connection is gone
         try:
             return await asyncio.wait_for(future, self.command_timeout)
-        except (asyncio.CancelledError, ConnectionError):
-            if future.cancelled() or isinstance(future.exception(), ConnectionError):
-                return []
-            raise
+        except ConnectionError:
+            return []  # the connection ended before the reply
 
     async def list_subscriptions(self) -> list[dict[str, Any]]:
         """The server's view of this connection's subscriptions (``[{channel, sid}, ...]``)."""
@@ -570,7 +578,8 @@ class KalshiWebSocket:
         self._ever_connected = True
         self._routes.clear()
         self._seq.clear()
-        self._touch()
+        self._loop_time = asyncio.get_running_loop().time
+        self._last_frame = self._loop_time()
         self._set_state(StreamState.CONNECTED, "upgrade accepted")
         watchdog = asyncio.create_task(self._watchdog(ws))
         reason = "connection closed"
@@ -599,12 +608,15 @@ class KalshiWebSocket:
         return reason
 
     async def _watchdog(self, ws: ClientConnection) -> None:
-        """Drop the connection when nothing arrives and a ping gets no pong (a stall)."""
+        """Drop the connection when nothing arrives and a ping gets no pong (a stall).
+
+        Measured on the event loop's own clock (real time): liveness is about the network,
+        and an injected fake clock (timestamps, backoff) must not make this loop spin."""
+        loop = asyncio.get_running_loop()
         check = max(self.idle_timeout / 4, 0.01)
         while True:
-            await self._clock.sleep(check)
-            last = self.stats.last_message_monotonic or 0.0
-            if self._clock.monotonic() - last < self.idle_timeout:
+            await asyncio.sleep(check)
+            if loop.time() - self._last_frame < self.idle_timeout:
                 continue
             try:
                 pong = await ws.ping()
@@ -614,10 +626,7 @@ class KalshiWebSocket:
                 logger.warning("Kalshi WebSocket idle for %.1fs without pong", self.idle_timeout)
                 ws.transport.abort()
                 return
-            self._touch()
-
-    def _touch(self) -> None:
-        self.stats.last_message_monotonic = self._clock.monotonic()
+            self._last_frame = loop.time()
 
     # -- frames ------------------------------------------------------------------------------
     def _on_frame(self, frame: str | bytes) -> None:
@@ -625,6 +634,7 @@ class KalshiWebSocket:
         stats.frames += 1
         stats.bytes += len(frame)
         stats.last_message_monotonic = self._clock.monotonic()
+        self._last_frame = self._loop_time()
         if self._transport_only:
             return
         try:
@@ -635,6 +645,9 @@ class KalshiWebSocket:
         except (ValueError, ParseError) as exc:
             stats.decode_errors += 1
             logger.warning("Kalshi WebSocket: unusable frame (%s): %.80r", exc, frame)
+        except Exception:  # an odd shape must not end the feed; count it and go on
+            stats.decode_errors += 1
+            logger.exception("Kalshi WebSocket: frame could not be handled: %.80r", frame)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -644,9 +657,7 @@ class KalshiWebSocket:
             self._on_reply(command_id, message)
             return
         if kind == "error":
-            self.stats.server_errors += 1
-            code, text = error_fields(msg if isinstance(msg, dict) else {})
-            logger.warning("Kalshi WebSocket error %s: %s", code, text)
+            self._on_error(message, msg)
             return
         sid = message.get("sid")
         route_sid = sid if isinstance(sid, int) else -1
@@ -739,7 +750,7 @@ class KalshiWebSocket:
         if seq is not None:
             last = self._seq.get(sid)
             self._seq[sid] = seq
-            if last is not None and seq != last + 1 and kind == "orderbook_delta":
+            if last is not None and seq != last + 1:  # a lost delta may precede a snapshot
                 self._gap(sub, sid, last, seq)
         if kind == "orderbook_snapshot":
             snapshot = parse_book_snapshot(msg, sid, seq)
@@ -779,18 +790,50 @@ class KalshiWebSocket:
         try:
             await self._command(ws, "update_subscription", params, sub)
         except StreamCommandError:
-            # No get_snapshot on this server: resubscribe (new sid, new snapshots).
-            if sub.key in self._subs and self._routes.get(sid, (None,))[0] is sub:
-                for old in list(sub.sids.values()):
-                    self._routes.pop(old, None)
-                sub.sids.clear()
+            # No get_snapshot on this server: resubscribe the channel (new sid, snapshots).
+            if sub.key in self._subs and sub.sids.get(ORDERBOOK) == sid:
                 await self._send(ws, "unsubscribe", {"sids": [sid]}, None)
-                await self._send_subscribe(ws, sub)
+                await self._resubscribe_channel(ws, sub, ORDERBOOK)
+
+    async def _resubscribe_channel(
+        self, ws: ClientConnection, sub: Subscription, channel: str
+    ) -> None:
+        """Subscribe one channel of `sub` again (after a terminal error or a failed resync)."""
+        old = sub.sids.pop(channel, None)
+        if old is not None:
+            self._routes.pop(old, None)
+            self._seq.pop(old, None)
+        if channel == ORDERBOOK:
+            for ticker in sub.market_tickers or ():
+                self._books.setdefault(ticker, OrderBook(ticker)).stale = True
+        params = _subscribe_params(sub, (channel,))
+        await self._send(ws, "subscribe", params, sub)
+
+    def _on_error(self, message: dict[str, Any], msg: Any) -> None:
+        """An error outside a command; a terminal one (10, 17, 25) ended its subscription."""
+        self.stats.server_errors += 1
+        code, text = error_fields(msg if isinstance(msg, dict) else {})
+        logger.warning("Kalshi WebSocket error %s: %s", code, text)
+        sid = message.get("sid")
+        route = self._routes.get(sid) if isinstance(sid, int) else None
+        if code in TERMINAL_ERRORS and route is not None and self._ws is not None:
+            self.stats.resyncs += 1
+            task = asyncio.ensure_future(self._resubscribe_channel(self._ws, *route))
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
 
 _DATA_TYPES: Final = frozenset(
     {"ticker", "trade", "fill", "orderbook_snapshot", "orderbook_delta", "market_lifecycle_v2"}
 )
+
+
+def _subscribe_params(sub: Subscription, channels: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {"channels": list(channels)}
+    if sub.market_tickers is not None:
+        params["market_tickers"] = sorted(sub.market_tickers)
+    if sub.initial_tickers and "ticker" in channels:
+        params["send_initial_snapshot"] = True
+    return params
 
 
 def _describe(exc: BaseException) -> str:
