@@ -64,7 +64,9 @@ def _register_commands() -> None:
         db_commands,
         espn_commands,
         fetch_commands,
+        markets_commands,
         model_commands,
+        run_commands,
         sandbox_commands,
         stream_commands,
     )
@@ -76,6 +78,8 @@ def _register_commands() -> None:
         fetch_commands,
         stream_commands,
         espn_commands,
+        run_commands,
+        markets_commands,
         model_commands,
     ):
         group.register(app)
