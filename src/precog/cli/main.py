@@ -62,8 +62,11 @@ def _register_commands() -> None:
     from precog.cli import (
         config_commands,
         db_commands,
+        espn_commands,
         fetch_commands,
+        markets_commands,
         model_commands,
+        run_commands,
         sandbox_commands,
         stream_commands,
     )
@@ -74,6 +77,9 @@ def _register_commands() -> None:
         sandbox_commands,
         fetch_commands,
         stream_commands,
+        espn_commands,
+        run_commands,
+        markets_commands,
         model_commands,
     ):
         group.register(app)

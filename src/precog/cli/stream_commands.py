@@ -58,7 +58,7 @@ async def _stream(
     import os
 
     from precog.api_connectors.kalshi_auth import KalshiSigner
-    from precog.cli.fetch_commands import kalshi_session
+    from precog.api_connectors.kalshi_session import kalshi_session
     from precog.config.environment import KalshiMode
     from precog.schedulers.kalshi_websocket import (
         KalshiWebSocket,
@@ -67,7 +67,8 @@ async def _stream(
     )
     from precog.utils import event_loop
 
-    async with kalshi_session(os.environ) as client:
+    async with kalshi_session(os.environ) as session:
+        client = session.client
         if not tickers:
             page = await client.get_markets(limit=markets, status="open")
             tickers = [m.ticker for m in page.items]
