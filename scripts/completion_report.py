@@ -342,6 +342,16 @@ def _changed_since(commit: str, sources: list[str]) -> bool | None:
     return {0: False, 1: True}.get(out.returncode)
 
 
+def _exclusions(targets: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per target with code left out of its mutation, and why."""
+    lines = []
+    for name, entry in sorted(targets.items()):
+        if entry.get("excluded"):
+            shown = ", ".join(f"`{glob}`" for glob in entry["excluded"])
+            lines += ["", f"{name}: not mutated: {shown}: {entry.get('excluded_because', '')}."]
+    return lines
+
+
 _FRESHNESS = {False: "", True: " (source changed since)", None: " (not checked: commit unknown)"}
 
 
@@ -380,6 +390,7 @@ def mutation_section(path: Path) -> tuple[list[str], Criterion]:
     lines += [f"| {name} | | | | | | | not run yet | | |" for name in missing]
     total_seconds = sum(float(e.get("seconds", 0)) for e in targets.values())
     lines += ["", f"Whole run: {total_seconds / 60:.1f} min, one target at a time."]
+    lines += _exclusions(targets)
     surviving = [
         (name, mutant, status)
         for name, entry in sorted(targets.items())

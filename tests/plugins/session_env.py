@@ -31,6 +31,9 @@ settings.register_profile(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# scripts/mutation.py runs the property tests once per mutant: fewer examples keep a target's
+# run within CI's time; a mutant that survives 10 examples is reported, not hidden.
+settings.register_profile("mutation", max_examples=10, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
