@@ -27,6 +27,7 @@ def client_for(sandbox: RunningSandbox) -> KalshiClient:
         sandbox.base_url,
         signer=sandbox.signer,
         limiter=AccountLimiter(Tier.PRIME),
+        public_limiter=AccountLimiter(Tier.PRIME),
         retry_policy=RetryPolicy(max_retries=1, base_delay=0.001, max_delay=0.002),
         timeout=5,
     )

@@ -20,7 +20,12 @@ pytestmark = pytest.mark.module("kalshi_poller")
 
 
 def client_for(sandbox: RunningSandbox) -> KalshiClient:
-    return KalshiClient(sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME))
+    return KalshiClient(
+        sandbox.base_url,
+        signer=sandbox.signer,
+        limiter=AccountLimiter(Tier.PRIME),
+        public_limiter=AccountLimiter(Tier.PRIME),
+    )
 
 
 State = tuple[Decimal | None, ...]

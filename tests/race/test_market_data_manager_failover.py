@@ -48,7 +48,10 @@ async def test_failovers_racing_updates_keep_history_valid(
                     for t, m in sandbox.exchange.markets.items()}  # fmt: skip
 
     async with KalshiClient(
-        sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME)
+        sandbox.base_url,
+        signer=sandbox.signer,
+        limiter=AccountLimiter(Tier.PRIME),
+        public_limiter=AccountLimiter(Tier.PRIME),
     ) as client:
         manager = MarketDataManager(
             client, stream=ws_client(sandbox, idle_timeout=0.3, ping_timeout=0.3),

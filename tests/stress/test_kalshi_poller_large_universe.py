@@ -39,7 +39,10 @@ async def test_cycles_over_thousands_of_markets_store_every_state_once(
     n = len(states[0])
     retained = 0
     async with KalshiClient(
-        sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME)
+        sandbox.base_url,
+        signer=sandbox.signer,
+        limiter=AccountLimiter(Tier.PRIME),
+        public_limiter=AccountLimiter(Tier.PRIME),
     ) as client:
         poller = KalshiPoller(client, DatabaseSink(db_pool))
         assert (await poller.poll_once(keep=False)).stored == UpsertResult(created=n)

@@ -42,7 +42,10 @@ async def test_bursts_over_many_markets_stay_exact_and_bounded(
 ) -> None:
     sandbox.exchange.add_markets(MARKETS - len(sandbox.exchange.markets))
     async with KalshiClient(
-        sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME)
+        sandbox.base_url,
+        signer=sandbox.signer,
+        limiter=AccountLimiter(Tier.PRIME),
+        public_limiter=AccountLimiter(Tier.PRIME),
     ) as client:
         manager = MarketDataManager(
             client, stream=ws_client(sandbox), writer=database_writer(db_pool),
