@@ -101,7 +101,7 @@ def test_two_run_processes_writing_the_same_markets_keep_history_valid(
             sandbox.exchange.step()
 
     series = ",".join(sorted(sandbox.exchange.series))
-    command = [*gate_python, "-m", "precog", "run", "--duration", "4", "--json", "--series", series]
+    command = [*gate_python, "-m", "precog", "run", "--duration", "3", "--json", "--series", series]
     thread = threading.Thread(target=mover, daemon=True)
     thread.start()
     try:

@@ -1,4 +1,4 @@
-"""MarketDataManager following five hundred markets through bursts of stream updates with a
+"""MarketDataManager following three hundred markets through bursts of stream updates with a
 small persistence queue (backpressure all the way): the cache and the database end equal to
 the exchange, every version taken in is stored, and memory does not grow per burst."""
 
@@ -26,7 +26,7 @@ from tests.plugins.waiting import eventually_async
 
 pytestmark = pytest.mark.module("market_data_manager")
 
-MARKETS = 500
+MARKETS = 300
 BURSTS = 2
 
 
