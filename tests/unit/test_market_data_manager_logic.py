@@ -275,3 +275,18 @@ async def test_updates_sharing_a_venue_second_get_distinct_ordered_starts() -> N
         "KXE-A@0.42",
         "KXE-A@0.43",
     ]
+
+
+async def test_a_poll_answer_older_than_a_stream_update_is_not_applied() -> None:
+    clock = FakeClock()
+    async with fake_client(rest({"KXE-A": "0.40"}), clock) as client:
+        manager = MarketDataManager(client, clock=clock)
+        await manager.poll(full=True)
+        stale_answer = manager._base["KXE-A"]
+        manager._poll_started = clock.monotonic()  # a poll's request goes out...
+        clock.advance(1)
+        now = clock.now()  # ...and the stream speaks before its answer is applied
+        await manager._on_stream_event(ticker_update("KXE-A", "0.47", venue=None, received=now))
+        await manager._accept(stale_answer, "poll")
+    assert manager.cache["KXE-A"].yes_bid == D("0.47")
+    assert manager.stats.superseded_polls == 1

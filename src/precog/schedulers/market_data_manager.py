@@ -11,7 +11,8 @@ Sources:
   (no update for `stale_after` seconds) while it is up. Markets first seen by polling are
   subscribed on the stream. Each full poll also reconciles: a stream-fed quote that differs
   from REST and got no stream update since the poll started is a mismatch, counted and
-  corrected (REST wins).
+  corrected (REST wins); a market the stream updated after the poll's request went out
+  keeps the stream's (newer) state and the poll's answer for it is skipped.
 
 Both sources produce `MarketSnapshot`s through one convention (`kalshi_poller.market_snapshot`
 for REST; a stream update replaces the same price fields of the market's last snapshot), so
@@ -249,6 +250,7 @@ class ManagerStats:
     failovers: int = 0
     switch_backs: int = 0
     mismatches: int = 0
+    superseded_polls: int = 0  # poll answers older than a stream update: not applied
     subscribed: int = 0
     last_error: str | None = None
 
@@ -315,6 +317,16 @@ class MarketDataManager:
 
     # -- intake ------------------------------------------------------------------------
     async def _accept(self, snapshot: MarketSnapshot, source: str) -> None:
+        current = self.cache.get(snapshot.ticker)
+        if (
+            source == POLL
+            and current is not None
+            and current.source == STREAM
+            and current.updated >= self._poll_started
+        ):
+            # The stream spoke after this poll's request went out: REST's answer is older.
+            self.stats.superseded_polls += 1
+            return
         # Versions of one market start in the order the manager took them in: the venue's
         # `ts` has whole seconds (several updates share one) and REST has no time at all, so
         # a start not after the previous one moves just past it instead of being dropped
@@ -487,6 +499,7 @@ class MarketDataManager:
             "failovers": s.failovers,
             "switch_backs": s.switch_backs,
             "mismatches": s.mismatches,
+            "superseded_polls": s.superseded_polls,
             "subscribed": s.subscribed,
             "last_error": s.last_error,
         }
