@@ -107,10 +107,11 @@ async def _run(
     from precog.api_connectors.kalshi_session import kalshi_session
     from precog.config.config_loader import ConfigLoader
     from precog.schedulers.account_collector import AccountCollector
-    from precog.schedulers.collection_service import CollectionService, PeriodicCollector
+    from precog.schedulers.collection_service import CollectionService
     from precog.schedulers.kalshi_poller import MarketSelection
     from precog.schedulers.kalshi_websocket import KalshiWebSocket, kalshi_ws_url
     from precog.schedulers.market_data_manager import MarketDataManager, database_writer
+    from precog.schedulers.periodic import PeriodicJob
     from precog.utils import event_loop
 
     settings = ConfigLoader().settings.data_sources.kalshi
@@ -141,7 +142,7 @@ async def _run(
         account = AccountCollector(session.client, db)
         service = CollectionService(
             manager,
-            [PeriodicCollector("account", account.collect, interval=60.0)],
+            [PeriodicJob("account", account.collect, interval=60.0)],
             # the game-state poller joins here once it lands
         )
         logger.info(

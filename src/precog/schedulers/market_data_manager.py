@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 from precog.database.records import MarketSnapshot
 from precog.database.scd2 import UpsertResult
 from precog.errors import ServiceUnavailableError
-from precog.schedulers.kalshi_poller import KalshiPoller, MarketSelection, _one_line
+from precog.schedulers.kalshi_poller import KalshiPoller, MarketSelection
+from precog.schedulers.periodic import PeriodicJob, one_line
 from precog.utils.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ class PersistenceQueue:
                 continue
             except Exception as exc:  # a batch the database refuses must not stop the writer
                 self.stats.write_failures += 1
-                logger.error("dropping a batch of %d updates: %s", len(batch), _one_line(exc))
+                logger.error("dropping a batch of %d updates: %s", len(batch), one_line(exc))
                 self.stats.dropped += len(batch)
                 result = UpsertResult()
             if self.database_down:
@@ -302,6 +303,7 @@ class MarketDataManager:
         self._to_subscribe: set[str] = set()
         self._stream_up = False
         self._warned_empty = False
+        self._next_full = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = ManagerStats()
         self.listeners: list[Callable[[Quote], None]] = []
@@ -427,8 +429,8 @@ class MarketDataManager:
             raise
         except Exception as exc:  # one failed poll must not stop the service
             self.stats.poll_failures += 1
-            self.stats.last_error = _one_line(exc)
-            logger.warning("poll failed (the next one retries): %s", _one_line(exc))
+            self.stats.last_error = one_line(exc)
+            logger.warning("poll failed (the next one retries): %s", one_line(exc))
         finally:
             self._reconciling = False
         await self._subscribe_new()
@@ -443,21 +445,20 @@ class MarketDataManager:
             else:
                 await self.stream.update_subscription(self._subscription, add_markets=new)
         except Exception as exc:  # the replay after a reconnect carries the list
-            logger.warning("subscribing %d markets failed: %s", len(new), _one_line(exc))
+            logger.warning("subscribing %d markets failed: %s", len(new), one_line(exc))
             if self._subscription is None:
                 self._to_subscribe.update(new)
             return
         self.stats.subscribed += len(new)
 
-    async def _poll_loop(self) -> None:
-        next_full = self.clock.monotonic()
-        while True:
-            now = self.clock.monotonic()
-            full = now >= next_full or not self._stream_up
-            await self.poll(full=full)
-            if full:
-                next_full = now + self.discovery_interval
-            await self.clock.sleep(self.poll_interval)
+    async def _poll_tick(self) -> None:
+        """Every `poll_interval`: a full poll when discovery is due or the stream is down,
+        else the stale markets only."""
+        now = self.clock.monotonic()
+        full = now >= self._next_full or not self._stream_up
+        await self.poll(full=full)
+        if full:
+            self._next_full = now + self.discovery_interval
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -467,7 +468,9 @@ class MarketDataManager:
         if self.stream is not None:
             await self.stream.start()
             self._tasks.append(asyncio.create_task(self._consume_stream(), name="stream-intake"))
-        self._tasks.append(asyncio.create_task(self._poll_loop(), name="market-polling"))
+        self._next_full = self.clock.monotonic()
+        polling = PeriodicJob("market polling", self._poll_tick, self.poll_interval, self.clock)
+        self._tasks.append(asyncio.create_task(polling.run(), name="market-polling"))
 
     async def stop(self, flush_timeout: float = 30.0) -> None:
         """Stop the sources, then flush everything queued (bounded by `flush_timeout`)."""
