@@ -62,6 +62,7 @@ def _register_commands() -> None:
     from precog.cli import (
         config_commands,
         db_commands,
+        espn_commands,
         fetch_commands,
         markets_commands,
         model_commands,
@@ -76,6 +77,7 @@ def _register_commands() -> None:
         sandbox_commands,
         fetch_commands,
         stream_commands,
+        espn_commands,
         run_commands,
         markets_commands,
         model_commands,

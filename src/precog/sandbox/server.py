@@ -2,7 +2,10 @@
 
 Routes live under ``/trade-api/v2`` with Kalshi's shapes, limits and error bodies; the
 portfolio routes require signed requests (`precog.sandbox.auth`), the orderbook verifies
-headers when they are sent. Admin routes (outside the API, unauthenticated, loopback only):
+headers when they are sent. The ESPN simulator (`precog.sandbox.espn`) answers
+``/apis/site/v2/sports/{sport}/{league}/scoreboard`` on the same port, behind the same fault
+switches (endpoint name: that route template). Admin routes (outside the API,
+unauthenticated, loopback only):
 
     GET/POST/DELETE /_admin/faults       read / change / clear the fault switches
     POST   /_admin/keys                  {"public_key": PEM, "key_id"?}  -> {"key_id"}
@@ -37,6 +40,7 @@ from typing import Any
 from aiohttp import web
 
 from precog.sandbox.auth import KeyRegistry, RequestAuthenticator, unauthorized_body
+from precog.sandbox.espn import ESPN_PREFIX, SCOREBOARD_ROUTE, EspnSimulator
 from precog.sandbox.exchange import SandboxExchange, SandboxRequestError
 from precog.sandbox.faults import Fault, FaultConfigError, FaultSwitches
 from precog.sandbox.stream import WS_PATH, StreamHub
@@ -96,6 +100,8 @@ class SandboxServer:
         self.authenticator = RequestAuthenticator(self.keys, clock=self.clock, max_skew=max_skew)
         self.faults = FaultSwitches(seed=self.exchange.seed)
         self.stream = StreamHub(self.exchange, self.authenticator, ping_interval=ping_interval)
+        # ESPN games run on the exchange's simulated time, so /_admin/step moves both.
+        self.espn = EspnSimulator(seed=self.exchange.seed, now=self.exchange.now)
         self.host = host
         self.port = port
         self.tick_interval = tick_interval
@@ -121,6 +127,11 @@ class SandboxServer:
     def ws_url(self) -> str:
         """The WebSocket URL: ``ws://127.0.0.1:<port>/trade-api/ws/v2``."""
         return "ws" + self.url.removeprefix("http") + WS_PATH
+
+    @property
+    def espn_base_url(self) -> str:
+        """The ESPN simulator's base URL: ``http://127.0.0.1:<port>/apis/site/v2/sports``."""
+        return self.url + ESPN_PREFIX
 
     async def start(self) -> None:
         self.stream.bind(asyncio.get_running_loop())
@@ -203,6 +214,15 @@ class SandboxServer:
         app.router.add_get("/_admin/ws", self._get_ws)
         app.router.add_post("/_admin/ws", self._set_ws)
         app.router.add_delete("/_admin/ws", self._clear_ws)
+        espn = self.espn
+        app.router.add_get(
+            SCOREBOARD_ROUTE,
+            self._endpoint(
+                SCOREBOARD_ROUTE,
+                lambda r: espn.scoreboard(r.match_info["sport"], r.match_info["league"], _query(r)),
+                auth=False,
+            ),
+        )
         app.router.add_get("/_admin/faults", self._get_faults)
         app.router.add_post("/_admin/faults", self._set_faults)
         app.router.add_delete("/_admin/faults", self._clear_faults)
