@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from benchmarks.scd2_throughput import naive_upsert
+from benchmarks.scd2_workload import naive_upsert
 
 from precog.database import crud_operations as crud
 from precog.database.connection import Database
