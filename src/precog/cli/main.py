@@ -60,6 +60,7 @@ def _register_commands() -> None:
     # Each command group is one module exposing `register(app)`; heavy imports stay inside
     # the commands themselves.
     from precog.cli import (
+        bench_commands,
         config_commands,
         db_commands,
         fetch_commands,
@@ -75,6 +76,7 @@ def _register_commands() -> None:
         fetch_commands,
         stream_commands,
         model_commands,
+        bench_commands,
     ):
         group.register(app)
 
