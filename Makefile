@@ -16,17 +16,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: the main job (see README): migrate, collect everything Kalshi serves, show the result.
-# Until the long-running collection service lands, this is the whole collection path once:
-# embedded PostgreSQL + the in-process sandbox exchange, persisted as SCD2 history.
+## run: the main job (see README): the collection service for RUN_SECONDS, then one history.
+# Embedded PostgreSQL (migrated on first use) + the in-process sandbox exchange; the service
+# prints its summary when it stops, then the liveliest market's stored versions and chart.
+RUN_SECONDS ?= 60
 run: install
-	$(BIN)/precog db upgrade
-	$(BIN)/precog fetch markets
-	$(BIN)/precog fetch balance
-	$(BIN)/precog fetch positions
-	$(BIN)/precog fetch fills
-	$(BIN)/precog fetch settlements
-	$(BIN)/precog db status
+	$(BIN)/precog run --duration $(RUN_SECONDS)
+	mkdir -p build
+	$(BIN)/precog markets history --plot build/market-history.png
 
 ## test: every test of every type, then the gate (scripts/run_tests.py: the same entry point
 ## as CI and the pre-push hook; the gate runs and prints the matrix even when a phase fails)

@@ -14,5 +14,6 @@ pytest_plugins = [
     "tests.plugins.sandbox",
     "tests.plugins.logging_state",
     "tests.plugins.kalshi_target",
+    "tests.plugins.espn_cassettes",
     "pytester",
 ]

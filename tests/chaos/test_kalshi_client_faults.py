@@ -35,7 +35,8 @@ def client_for(sandbox: RunningSandbox, retries: int = RETRIES) -> tuple[KalshiC
     client = KalshiClient(
         sandbox.base_url,
         signer=sandbox.signer,
-        limiter=AccountLimiter(Tier.PRESTIGE, clock=clock),
+        limiter=(limiter := AccountLimiter(Tier.PRESTIGE, clock=clock)),
+        public_limiter=limiter,
         retry_policy=RetryPolicy(max_retries=retries, rng=random.Random(5)),
         clock=clock,
         timeout=5.0,

@@ -247,3 +247,23 @@ def test_fetch_error_exit_codes(
     assert down.returncode == 4
     assert "cannot reach Kalshi" in down.stderr
     assert "Traceback" not in down.stderr
+
+
+def test_fetch_fills_imports_history_before_the_cutoff(
+    precog_cli: PrecogCli, sandbox: RunningSandbox, db_env: dict[str, str]
+) -> None:
+    # An older account: half of its fills are only served by GET /historical/fills.
+    exchange = sandbox.exchange
+    times = sorted({f.created_time for f in exchange.fills})
+    exchange.historical_cutoff = times[len(times) // 2]
+    old = {f.fill_id for f in exchange.fills if f.created_time < exchange.historical_cutoff}
+    assert old
+    env = {**sandbox.env, **db_env}
+    out, _ = fetch(precog_cli, env, "fills")
+    printed = [f["fill_id"] for f in out["fills"]]
+    assert sorted(printed) == sorted(f.fill_id for f in exchange.fills)
+    stored = {r[0] for r in rows(db_env["DATABASE_URL"], "SELECT venue_fill_id FROM fills")}
+    assert stored == {f.fill_id for f in exchange.fills}
+    assert old <= stored
+    again, _ = fetch(precog_cli, env, "fills")
+    assert again["stored"] == {"inserted": 0, "duplicates": len(exchange.fills)}

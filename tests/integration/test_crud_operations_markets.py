@@ -136,8 +136,9 @@ async def test_check_violations_name_the_column(db_pool: Database) -> None:
 
 async def test_value_too_wide_for_its_column_is_typed(db_pool: Database) -> None:
     async with db_pool.connection() as conn:
-        with pytest.raises(InvalidValueError, match="numeric field overflow"):
+        with pytest.raises(InvalidValueError, match="does not fit numeric") as too_big:
             await crud.upsert_balances(conn, [BalanceSnapshot(Decimal("1e20"), T0)])
+        assert (too_big.value.table, too_big.value.column) == ("account_balance", "balance")
         assert await crud.get_current_balance(conn) is None
 
 

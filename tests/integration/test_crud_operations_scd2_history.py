@@ -16,7 +16,7 @@ import pytest
 from precog.database import crud_operations as crud
 from precog.database.connection import Database
 from precog.database.errors import InvalidValueError
-from precog.database.records import GameStateSnapshot, MarketSnapshot
+from precog.database.records import GameStateSnapshot, MarketSnapshot, SettlementInput
 from precog.database.scd2 import UpsertResult
 
 pytestmark = pytest.mark.module("crud_operations")
@@ -183,3 +183,19 @@ async def test_defect4_naive_datetimes_are_refused_naming_the_column(
     assert (caught.value.table, caught.value.column) == ("game_states", where)
     assert "naive datetime" in str(caught.value)
     assert "timezone-aware" in str(caught.value)
+
+
+async def test_defect5_a_settlement_of_an_already_final_market_adds_no_version(
+    db_pool: Database,
+) -> None:
+    final = MarketSnapshot(ticker="A", event_ticker="EV", series_ticker="SER",
+                           status="finalized", observed_at=T0 + timedelta(seconds=10),
+                           yes_bid=Decimal("0.99"), result="yes")  # fmt: skip
+    settlement = SettlementInput("A", "yes", Decimal("1.0000"), T0 + timedelta(seconds=5))
+    async with db_pool.connection() as conn:
+        await crud.upsert_markets(conn, [final])
+        assert (await crud.insert_settlements(conn, [settlement])).inserted == 1
+        history = await _history(conn, "A")
+        confirmed = await _confirmed(conn, "A")
+    assert history == [(Decimal("0.9900"), T0 + timedelta(seconds=10), None)]
+    assert confirmed == [T0 + timedelta(seconds=10)]  # no invented confirmation either

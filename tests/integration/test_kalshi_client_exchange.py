@@ -13,7 +13,7 @@ from precog.api_connectors.kalshi_auth import KalshiSigner
 from precog.api_connectors.kalshi_client import KalshiClient
 from precog.api_connectors.rate_limiter import AccountLimiter, Tier
 from tests.plugins.kalshi_target import KalshiTarget
-from tests.plugins.sandbox import new_rsa_key
+from tests.plugins.sandbox import RunningSandbox, new_rsa_key
 
 pytestmark = pytest.mark.module("kalshi_client")
 
@@ -22,7 +22,8 @@ def client_for(target: KalshiTarget, signer: KalshiSigner | None = None) -> Kals
     return KalshiClient(
         target.base_url,
         signer=signer or target.signer,
-        limiter=AccountLimiter(Tier.BASIC),
+        limiter=(limiter := AccountLimiter(Tier.BASIC)),
+        public_limiter=limiter,
     )
 
 
@@ -142,3 +143,51 @@ async def test_exchange_errors_are_typed(kalshi_target: KalshiTarget) -> None:
         with pytest.raises(AuthError) as caught:
             await client.get_balance()
     assert caught.value.reason == "unknown key"
+
+
+async def test_settled_updated_and_mve_filters_reach_the_exchange(
+    kalshi_target: KalshiTarget,
+) -> None:
+    far = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+    async with client_for(kalshi_target) as client:
+        assert (await client.get_markets(min_settled_ts=far)).items == ()
+        settled = await client.get_markets(status="settled", limit=50)
+        for market in settled.items:
+            assert market.settlement_ts is not None
+            window = await client.get_markets(
+                status="settled",
+                tickers=[market.ticker],
+                min_settled_ts=market.settlement_ts,
+                max_settled_ts=market.settlement_ts,
+            )
+            assert [m.ticker for m in window.items] == [market.ticker]
+        # Kalshi refuses min_updated_ts with a status (only mve_filter=exclude and a series mix)
+        with pytest.raises(RejectedError):
+            await client.get_markets(status="settled", min_updated_ts=far)
+        assert (await client.get_markets(min_updated_ts=far, mve_filter="exclude")).items == ()
+        only = {m.ticker for m in (await client.get_markets(mve_filter="only", limit=200)).items}
+        rest = {m.ticker for m in (await client.get_markets(mve_filter="exclude", limit=200)).items}
+        assert not only & rest
+
+
+async def test_fills_and_orders_before_the_cutoff_come_from_history(
+    sandbox: RunningSandbox,
+) -> None:
+    exchange = sandbox.exchange
+    times = sorted({f.created_time for f in exchange.fills})
+    exchange.historical_cutoff = times[len(times) // 2]
+    limiter = AccountLimiter(Tier.PRESTIGE)
+    async with KalshiClient(
+        sandbox.base_url, signer=sandbox.signer, limiter=limiter, public_limiter=limiter
+    ) as client:
+        cutoff = await client.get_historical_cutoff()
+        live = [f.fill_id async for f in client.iter_fills(limit=5)]
+        old = [f.fill_id async for f in client.iter_historical_fills(limit=5)]
+        every = [f.fill_id async for p in client.iter_all_fill_pages(limit=5) for f in p.items]
+        orders = [o.order_id async for p in client.iter_all_order_pages() for o in p.items]
+    assert cutoff.trades_created_ts == exchange.historical_cutoff
+    assert live
+    assert old  # without /historical/fills these would never be imported
+    assert sorted(every) == sorted(live + old) == sorted(f.fill_id for f in exchange.fills)
+    assert len(every) == len(set(every))
+    assert sorted(orders) == sorted(o.order_id for o in exchange.orders)

@@ -181,3 +181,19 @@ async def test_admin_keys_and_step(client: httpx.AsyncClient, sandbox: RunningSa
     steps_before = sandbox.exchange.steps
     stepped = await client.post("/_admin/step", json={"steps": 3, "advance_seconds": 60})
     assert stepped.json()["steps"] == steps_before + 3
+
+
+async def test_admin_moves_the_historical_cutoff(
+    client: httpx.AsyncClient, sandbox: RunningSandbox
+) -> None:
+    moved = await client.post("/_admin/historical_cutoff", json={"cutoff": "2099-01-01T00:00:00Z"})
+    assert moved.status_code == 200
+    assert moved.json()["trades_created_ts"] == "2099-01-01T00:00:00Z"
+    cutoff = (await client.get(f"{API}/historical/cutoff")).json()
+    assert cutoff == moved.json()
+    assert sandbox.exchange.list_fills({})["fills"] == []  # everything is history now
+    naive = await client.post("/_admin/historical_cutoff", json={"cutoff": "2099-01-01T00:00"})
+    assert naive.status_code == 400
+    reset = await client.post("/_admin/historical_cutoff", json={"cutoff": None})
+    assert reset.json()["trades_created_ts"] < "2099"
+    assert sandbox.exchange.list_fills({})["fills"]

@@ -45,7 +45,7 @@ def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PRECOG_ENV"] = "test"
     env.pop("COVERAGE_PROCESS_START", None)
-    env.setdefault("COLUMNS", "200")  # Rich tables must not wrap in captured output
+    env["COLUMNS"] = "200"  # Rich tables must not wrap or truncate in captured output
     # The test session turns warnings into errors; deprecations in a subprocess count too.
     env.setdefault("PYTHONWARNINGS", "error::DeprecationWarning,error::PendingDeprecationWarning")
     env.update(extra or {})

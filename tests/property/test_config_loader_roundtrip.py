@@ -7,15 +7,17 @@ from __future__ import annotations
 import tempfile
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from precog.config.config_loader import ConfigLoader, InvalidConfigError
-from precog.config.schemas import SECTIONS, Settings
+from precog.config.schemas import SECTIONS, RateLimitTier, Settings
 from precog.config.yaml_loader import dump_yaml
+
+RATE_TIERS = get_args(RateLimitTier)
 
 pytestmark = pytest.mark.module("config_loader")
 
@@ -63,7 +65,7 @@ def data_sources(draw: st.DrawFn) -> dict[str, Any]:
             "series": draw(st.lists(tickers, unique=True, max_size=5)),
             "poll_interval_seconds": draw(seconds()),
             "stale_after_seconds": draw(seconds()),
-            "rate_limit_tier": draw(st.sampled_from(["basic", "advanced", "premier", "prime"])),
+            "rate_limit_tier": draw(st.sampled_from(list(RATE_TIERS))),
         },
         "espn": {
             "leagues": draw(

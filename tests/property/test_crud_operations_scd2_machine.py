@@ -197,7 +197,7 @@ def test_scd2_history_follows_the_late_observation_rule(db_url: str) -> None:
     run_state_machine_as_test(
         Scd2Machine,
         settings=settings(
-            max_examples=15,
+            max_examples=12,
             stateful_step_count=10,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
@@ -261,7 +261,7 @@ def test_any_batching_and_interleaving_equals_one_ordered_replay(db_url: str) ->
         return sum(results, UpsertResult())
 
     @given(data=st.data(), observations=observation_sets())
-    @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     def check(data: st.DataObject, observations: list[Obs]) -> None:
         n = next(examples)
         expected = {k: replay((at, s) for key, at, s, _ in observations if key == k)

@@ -28,7 +28,10 @@ async def test_pagination_over_10k_markets_has_no_duplicates_or_gaps(
     expected = set(big_sandbox.exchange.markets)
     assert len(expected) >= 10_050
     client = KalshiClient(
-        big_sandbox.base_url, signer=big_sandbox.signer, limiter=AccountLimiter(Tier.PRESTIGE)
+        big_sandbox.base_url,
+        signer=big_sandbox.signer,
+        limiter=(limiter := AccountLimiter(Tier.PRESTIGE)),
+        public_limiter=limiter,
     )
     started = time.monotonic()
     pages = 0
@@ -53,7 +56,9 @@ async def test_hundreds_of_concurrent_requests_through_one_limiter(
     limiter = AccountLimiter(TierLimits(read=BucketSpec(2000, 200), write=BucketSpec(100, 100)))
     started = time.monotonic()
     clients = [
-        KalshiClient(big_sandbox.base_url, signer=big_sandbox.signer, limiter=limiter)
+        KalshiClient(
+            big_sandbox.base_url, signer=big_sandbox.signer, limiter=limiter, public_limiter=limiter
+        )
         for _ in range(4)
     ]
     for client in clients:

@@ -383,3 +383,17 @@ def test_config_dir_defaults_to_precog_config_dir(tmp_path: Path) -> None:
     del environ["PRECOG_CONFIG_DIR"]
     assert loader.reload().trading.kelly_fraction == Decimal("0.25")
     assert loader.config_dir is None
+
+
+@pytest.mark.parametrize(
+    "tier", ["basic", "advanced", "expert", "premier", "paragon", "prime", "prestige"]
+)
+def test_every_kalshi_rate_limit_tier_is_accepted(tier: str) -> None:
+    # Reference A6 names seven tiers; the limiter knows all of them, so must the schema.
+    settings = build_settings(None, {"PRECOG__DATA_SOURCES__KALSHI__RATE_LIMIT_TIER": tier})
+    assert settings.data_sources.kalshi.rate_limit_tier == tier
+
+
+def test_unknown_rate_limit_tier_is_refused_with_the_key_named() -> None:
+    found = problems(None, {"PRECOG__DATA_SOURCES__KALSHI__RATE_LIMIT_TIER": "gold"})
+    assert any("kalshi.rate_limit_tier" in p for p in found), found

@@ -20,6 +20,7 @@ from precog.database.errors import (
     CheckViolationError,
     ConcurrencyConflictError,
     DatabaseAuthError,
+    DatabaseBusyError,
     DatabaseUnavailableError,
     InvalidValueError,
     PathOutsideAllowedDirError,
@@ -155,3 +156,65 @@ def test_apply_migrations_path_traversal(seeds: Path) -> None:
         resolve_inside(seeds, Path("escape/secret.sql"))
     with pytest.raises(ConfigError, match="no such file"):
         resolve_inside(seeds, Path("missing.sql"))
+
+
+@pytest.mark.parametrize(
+    ("exc", "hint"),
+    [
+        (
+            psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
+            "lock_timeout",
+        ),
+        (
+            psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+            "statement_timeout",
+        ),
+    ],
+)
+def test_timeouts_are_busy_with_retry_advice_not_unreachable(exc: psycopg.Error, hint: str) -> None:
+    error = translate_error(exc, "h:5432/precog_test")
+    assert isinstance(error, DatabaseBusyError)
+    assert error.exit_code == 1
+    assert hint in str(error)
+    assert "retry" in str(error)
+    assert "unreachable" not in str(error)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        psycopg.errors.ProgramLimitExceeded(
+            'index row size 6016 exceeds btree version 4 maximum 2704 for index "k"'
+        ),
+        psycopg.errors.UntranslatableCharacter("unsupported Unicode escape sequence"),
+        psycopg.errors.CharacterNotInRepertoire("invalid byte sequence for encoding"),
+        psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"),
+        UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed"),
+    ],
+)
+def test_input_the_server_cannot_store_is_bad_input(exc: Exception) -> None:
+    error = translate_error(exc, "h:5432/precog_test")
+    assert isinstance(error, InvalidValueError)
+    assert error.exit_code == 2
+    assert "unreachable" not in str(error)
+    assert "\n" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("exc", "unavailable"),
+    [
+        (psycopg.errors.AdminShutdown("terminating connection due to administrator command"), True),
+        (psycopg.errors.CannotConnectNow("the database system is starting up"), True),
+        (psycopg.errors.TooManyConnections("sorry, too many clients already"), True),
+        (psycopg.OperationalError("server closed the connection unexpectedly"), True),
+        (psycopg.errors.DiskFull("could not extend file: No space left on device"), False),
+        (psycopg.errors.OutOfMemory("out of memory"), False),
+    ],
+)
+def test_only_a_server_that_cannot_be_reached_is_unavailable(
+    exc: psycopg.Error, unavailable: bool
+) -> None:
+    error = translate_error(exc, "h:5432/precog_test")
+    assert isinstance(error, PrecogError)
+    assert isinstance(error, DatabaseUnavailableError) is unavailable
+    assert error.exit_code == (4 if unavailable else 1)

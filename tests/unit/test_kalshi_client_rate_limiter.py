@@ -105,7 +105,8 @@ def backoff_client(
     replies = iter(responses)
     client = KalshiClient(
         "http://x.test/trade-api/v2",
-        limiter=AccountLimiter(Tier.PRESTIGE, clock=clock),
+        limiter=(limiter := AccountLimiter(Tier.PRESTIGE, clock=clock)),
+        public_limiter=limiter,
         retry_policy=policy,
         clock=clock,
         transport=httpx.MockTransport(lambda _r: next(replies)),
@@ -182,3 +183,39 @@ async def test_a_cancelled_waiter_takes_no_tokens_and_blocks_nobody() -> None:
     clock.advance(1.0)
     assert await bucket.acquire(10) == 0.0  # the cancelled request consumed nothing
     assert bucket.acquired_total == 20
+
+
+async def test_unsigned_public_gets_do_not_draw_from_the_account_bucket() -> None:
+    """Reference A6 meters authenticated requests only: on Basic, paging public markets must
+    not halve the account's read budget for balance/positions/fills."""
+
+    class Signer:
+        key_id = "acct"
+
+        def headers(self, method: str, path: str) -> dict[str, str]:
+            return {"KALSHI-ACCESS-KEY": self.key_id}
+
+    clock = FakeClock()
+    registry = LimiterRegistry(clock=clock)
+    client = KalshiClient(
+        "http://x.test/trade-api/v2",
+        signer=Signer(),
+        registry=registry,
+        tier=Tier.BASIC,
+        clock=clock,
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(
+                200, json={"markets": [], "cursor": ""} if "markets" in r.url.path else {}
+            )
+        ),
+    )
+    assert client.public_limiter is not client.limiter
+    async with client:
+        for _ in range(5):
+            await client.get_markets()
+        assert client.limiter.read.acquired_total == 0
+        assert client.public_limiter.read.acquired_total == 50
+        await client.request_json("GET", "/portfolio/balance")
+    assert client.limiter.read.acquired_total == 10  # signed: the account pays
+    assert client.public_limiter.read.acquired_total == 50
+    assert registry.for_account("acct") is client.limiter

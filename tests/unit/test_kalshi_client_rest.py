@@ -89,7 +89,8 @@ def make_client(
     client = KalshiClient(
         BASE,
         signer=signer or FakeSigner(),
-        limiter=AccountLimiter(Tier.PRESTIGE, clock=clock),
+        limiter=(limiter := AccountLimiter(Tier.PRESTIGE, clock=clock)),
+        public_limiter=limiter,
         retry_policy=RetryPolicy(max_retries=retries, rng=random.Random(1)),
         clock=clock,
         transport=httpx.MockTransport(record),
@@ -516,13 +517,14 @@ def test_two_clients_of_one_account_share_one_limiter() -> None:
     a = KalshiClient(BASE, signer=FakeSigner(), registry=registry, transport=transport)
     b = KalshiClient(BASE, signer=FakeSigner(), registry=registry, transport=transport)
     assert a.limiter is b.limiter
-    assert len(registry) == 1
+    assert a.public_limiter is b.public_limiter  # one public bucket per exchange host
+    assert len(registry) == 2
 
 
 async def test_every_request_and_retry_takes_tokens() -> None:
     client, clock, _ = make_client(status_response(500), retries=2)
     limiter = AccountLimiter(Tier.BASIC, clock=clock)
-    client.limiter = limiter
+    client.public_limiter = limiter  # GET /markets is public (unsigned)
     async with client:
         with pytest.raises(ServerError):
             await client.get_markets()

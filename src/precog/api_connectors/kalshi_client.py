@@ -1,7 +1,9 @@
 """The async Kalshi REST client (Trade API v2): endpoints, pagination, limits, retries, errors.
 
 Owns: the HTTP conversation with one Kalshi target (sandbox, demo or live). Every request
-goes through `request_json`, which (1) takes tokens from the account's shared rate limiter,
+goes through `request_json`, which (1) takes tokens from the account's shared rate limiter
+(signed requests) or from the host's public bucket (unsigned public GETs, which Kalshi does
+not charge to the account),
 (2) signs the request with the injected signer, (3) translates any failure into the
 `precog.api_connectors.errors` tree in ONE place (`translate_response`,
 `translate_transport`), and (4) retries timeouts, connection errors, 5xx and 429 with the
@@ -12,9 +14,10 @@ phase) are never retried after a timeout/5xx: their outcome is unknown.
 Lifecycle is explicit: `KalshiClient(...)` is NEW; `open()` / `async with` makes it OPEN;
 `aclose()` makes it CLOSED for good. Every list endpoint has a `get_*` (one page, as a
 `ParsedPage` with the bad records reported, not dropped) and an `iter_*` async iterator
-that follows `cursor` until it is empty; both come from one table (`ListEndpoint`: path,
-page parser, signed or not) and one pagination loop, with each endpoint's filters typed by a
-`TypedDict`.
+that follows `cursor` until it is empty (fills and orders also with the history before
+Kalshi's cutoff: `iter_all_fill_pages`, `iter_all_order_pages`); both come from one table
+(`ListEndpoint`: path, page parser, signed or not) and one pagination loop, with each
+endpoint's filters typed by a `TypedDict`.
 
 Base URL: `KALSHI_API_BASE_URL` if set, else by mode (demo/live public hosts); the sandbox
 has no fixed URL (it is started on a free loopback port), see `kalshi_base_url`.
@@ -51,6 +54,7 @@ from precog.api_connectors.kalshi_models import (
     Event,
     ExchangeStatus,
     Fill,
+    HistoricalCutoff,
     Market,
     Order,
     Orderbook,
@@ -65,6 +69,7 @@ from precog.api_connectors.kalshi_models import (
     parse_event,
     parse_exchange_status,
     parse_fill,
+    parse_historical_cutoff,
     parse_list,
     parse_market,
     parse_order,
@@ -106,6 +111,9 @@ MAX_LIMIT: Final[Mapping[str, int]] = {
     "/portfolio/fills": 1000,
     "/portfolio/settlements": 1000,
     "/portfolio/orders": 1000,
+    # Not in the reference's table; the SDK documents 200 (a smaller page always works).
+    "/historical/fills": 200,
+    "/historical/orders": 200,
 }
 
 Timestamp = int | dt.datetime
@@ -171,6 +179,11 @@ class OrderFilters(TypedDict, total=False):
     max_ts: Timestamp | None
 
 
+class HistoricalFilters(TypedDict, total=False):
+    ticker: str | None
+    max_ts: Timestamp | None
+
+
 @dataclass(frozen=True)
 class ListEndpoint(Generic[P]):
     """One cursor-paginated GET endpoint: its path, how a page parses, whether it is signed."""
@@ -201,6 +214,14 @@ SETTLEMENTS: Final = ListEndpoint(
 )
 ORDERS: Final = ListEndpoint(
     "/portfolio/orders", _list_of("orders", parse_order, "Order"), auth=True
+)
+
+# Fills and finished orders older than the historical cutoff live only here (A4.11, A4.13).
+HISTORICAL_FILLS: Final = ListEndpoint(
+    "/historical/fills", _list_of("fills", parse_fill, "Fill"), auth=True
+)
+HISTORICAL_ORDERS: Final = ListEndpoint(
+    "/historical/orders", _list_of("orders", parse_order, "Order"), auth=True
 )
 
 
@@ -373,6 +394,7 @@ class KalshiClient:
         *,
         signer: RequestSigner | None = None,
         limiter: AccountLimiter | None = None,
+        public_limiter: AccountLimiter | None = None,
         registry: LimiterRegistry | None = None,
         tier: Tier | TierLimits = Tier.BASIC,
         retry_policy: RetryPolicy | None = None,
@@ -388,12 +410,16 @@ class KalshiClient:
         self._signer = signer
         self._clock: Clock = clock or SystemClock()
         account = signer.key_id if signer is not None else "anonymous"
+        # `registry or ...` would be wrong: an empty registry is falsy (it has __len__).
+        registry = registry if registry is not None else default_registry()
         if limiter is None:
-            # `registry or ...` would be wrong: an empty registry is falsy (it has __len__).
-            limiter = (registry if registry is not None else default_registry()).for_account(
-                account, tier
-            )
+            limiter = registry.for_account(account, tier)
+        if public_limiter is None:
+            # Kalshi meters only signed requests against the account (reference A6): unsigned
+            # public GETs get their own bucket per exchange host, paced like the tier's reads.
+            public_limiter = registry.for_account(f"public@{parts.netloc}", tier)
         self.limiter = limiter
+        self.public_limiter = public_limiter
         self.retry_policy = retry_policy or RetryPolicy()
         self._timeout = timeout
         self._transport = transport
@@ -448,12 +474,14 @@ class KalshiClient:
         method = method.upper()
         query = {k: v for k, v in ((k, _param(v)) for k, v in (params or {}).items()) if v}
         write = method not in ("GET", "HEAD")
+        signed = auth and self._signer is not None
+        limiter = self.limiter if signed else self.public_limiter
 
         async def attempt() -> Any:
             if write:
-                await self.limiter.acquire_write()
+                await limiter.acquire_write()
             else:
-                await self.limiter.acquire_read()
+                await limiter.acquire_read()
             return await self._send(method, path, query, auth=auth)
 
         def on_retry(number: int, exc: BaseException, wait: float) -> None:
@@ -770,6 +798,102 @@ class KalshiClient:
     async def get_order(self, order_id: str) -> Order:
         body = await self.request_json("GET", f"/portfolio/orders/{_segment(order_id)}")
         return parse_order(object_field(body, "order", record="order"))
+
+    # -- history before the cutoff -----------------------------------------------------
+    async def get_historical_cutoff(self) -> HistoricalCutoff:
+        """Where live data ends: older fills/orders are only under /historical (A4.15)."""
+        body = await self.request_json("GET", "/historical/cutoff", auth=False)
+        return parse_historical_cutoff(body)
+
+    async def get_historical_fills(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **filters: Unpack[HistoricalFilters],
+    ) -> ParsedPage[Fill]:
+        return await self._get_page(HISTORICAL_FILLS, limit, cursor, filters)
+
+    def iter_historical_fills(
+        self, *, limit: int | None = None, **filters: Unpack[HistoricalFilters]
+    ) -> AsyncIterator[Fill]:
+        return self._items(self._iter_pages(HISTORICAL_FILLS, limit, filters))
+
+    async def get_historical_orders(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **filters: Unpack[HistoricalFilters],
+    ) -> ParsedPage[Order]:
+        return await self._get_page(HISTORICAL_ORDERS, limit, cursor, filters)
+
+    def iter_historical_orders(
+        self, *, limit: int | None = None, **filters: Unpack[HistoricalFilters]
+    ) -> AsyncIterator[Order]:
+        return self._items(self._iter_pages(HISTORICAL_ORDERS, limit, filters))
+
+    def iter_all_fill_pages(
+        self,
+        *,
+        limit: int | None = None,
+        ticker: str | None = None,
+        min_ts: dt.datetime | None = None,
+    ) -> AsyncIterator[ParsedPage[Fill]]:
+        """Every fill, live and historical: GET /portfolio/fills, then GET /historical/fills
+        unless `min_ts` is at or after the cutoff. Each fill once, even if the cutoff moves
+        while we read (live first, so a fill moving to history is seen in one or both)."""
+        return self._live_then_history(
+            self._iter_pages(FILLS, limit, {"ticker": ticker, "min_ts": min_ts}),
+            HISTORICAL_FILLS,
+            filters={"ticker": ticker},
+            limit=limit,
+            min_ts=min_ts,
+            boundary=lambda cutoff: cutoff.trades_created_ts,
+            identity=lambda fill: fill.fill_id,
+        )
+
+    def iter_all_order_pages(
+        self,
+        *,
+        limit: int | None = None,
+        ticker: str | None = None,
+        min_ts: dt.datetime | None = None,
+    ) -> AsyncIterator[ParsedPage[Order]]:
+        """Every order, live and historical (finished orders older than the cutoff)."""
+        return self._live_then_history(
+            self._iter_pages(ORDERS, limit, {"ticker": ticker, "min_ts": min_ts}),
+            HISTORICAL_ORDERS,
+            filters={"ticker": ticker},
+            limit=limit,
+            min_ts=min_ts,
+            boundary=lambda cutoff: cutoff.orders_updated_ts,
+            identity=lambda order: order.order_id,
+        )
+
+    async def _live_then_history(
+        self,
+        live: AsyncIterator[ParsedPage[T]],
+        historical: ListEndpoint[ParsedPage[T]],
+        *,
+        filters: Mapping[str, Any],
+        limit: int | None,
+        min_ts: dt.datetime | None,
+        boundary: Callable[[HistoricalCutoff], dt.datetime],
+        identity: Callable[[T], str],
+    ) -> AsyncIterator[ParsedPage[T]]:
+        cutoff = boundary(await self.get_historical_cutoff())
+        seen: set[str] = set()
+        async for page in live:
+            seen.update(identity(item) for item in page.items)
+            yield page
+        if min_ts is not None and min_ts >= cutoff:
+            return  # nothing asked for is older than the cutoff
+        limit = None if limit is None else min(limit, MAX_LIMIT[historical.path])
+        async for page in self._iter_pages(historical, limit, filters):
+            fresh = tuple(item for item in page.items if identity(item) not in seen)
+            seen.update(identity(item) for item in fresh)
+            yield ParsedPage(fresh, page.errors, page.cursor)
 
 
 def _fields(event: Event) -> dict[str, Any]:

@@ -250,6 +250,17 @@ class ExchangeStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoricalCutoff:
+    """GET /historical/cutoff: records older than these instants are served only by the
+    /historical/* endpoints (fills by `trades_created_ts`, finished orders by
+    `orders_updated_ts`, settled markets by `market_settled_ts`)."""
+
+    market_settled_ts: dt.datetime
+    trades_created_ts: dt.datetime
+    orders_updated_ts: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Market:
     ticker: str
     event_ticker: str
@@ -448,6 +459,15 @@ def parse_exchange_status(data: object) -> ExchangeStatus:
         exchange_active=f.boolean("exchange_active"),
         trading_active=f.boolean("trading_active"),
         estimated_resume_time=f.time_or_none("exchange_estimated_resume_time"),
+    )
+
+
+def parse_historical_cutoff(data: object) -> HistoricalCutoff:
+    f = _Fields("HistoricalCutoff", data)
+    return HistoricalCutoff(
+        market_settled_ts=f.time("market_settled_ts"),
+        trades_created_ts=f.time("trades_created_ts"),
+        orders_updated_ts=f.time("orders_updated_ts"),
     )
 
 
@@ -799,6 +819,7 @@ __all__ = [
     "EventPosition",
     "ExchangeStatus",
     "Fill",
+    "HistoricalCutoff",
     "Market",
     "MarketPosition",
     "Order",
@@ -817,6 +838,7 @@ __all__ = [
     "parse_event_position",
     "parse_exchange_status",
     "parse_fill",
+    "parse_historical_cutoff",
     "parse_list",
     "parse_market",
     "parse_market_position",

@@ -63,8 +63,11 @@ def _register_commands() -> None:
         bench_commands,
         config_commands,
         db_commands,
+        espn_commands,
         fetch_commands,
+        markets_commands,
         model_commands,
+        run_commands,
         sandbox_commands,
         stream_commands,
     )
@@ -75,6 +78,9 @@ def _register_commands() -> None:
         sandbox_commands,
         fetch_commands,
         stream_commands,
+        espn_commands,
+        run_commands,
+        markets_commands,
         model_commands,
         bench_commands,
     ):

@@ -14,7 +14,6 @@ transition, changed config, unknown model, invalid input) exit with code 2.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -58,7 +57,9 @@ def _with_manager(work: Callable[[ModelManager], Awaitable[T]]) -> T:
             await db.require_current_schema()
             return await work(ModelManager(db, allowed_classes=allowed))
 
-    return asyncio.run(run())
+    from precog.utils import event_loop
+
+    return event_loop.run(run())
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -92,6 +92,7 @@ async def _serve(
         client_env = {
             "KALSHI_MODE": "sandbox",
             "KALSHI_API_BASE_URL": server.base_url,
+            "ESPN_API_BASE_URL": server.espn_base_url,
             key_var: key_id,
             path_var: str(key_path),
         }
@@ -99,6 +100,7 @@ async def _serve(
             ready = {
                 "base_url": server.base_url,
                 "ws_url": server.ws_url,
+                "espn_base_url": server.espn_base_url,
                 "admin_url": server.url + "/_admin",
                 "key_id": key_id,
                 "private_key_path": str(key_path),

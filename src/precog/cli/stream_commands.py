@@ -44,10 +44,10 @@ def stream_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Follow markets on the WebSocket for a while; print their books and the counters."""
-    import asyncio
+    from precog.utils import event_loop
 
     chosen = [t.strip() for t in tickers.split(",") if t.strip()]
-    asyncio.run(_stream(chosen, markets, duration, connect_timeout, as_json))
+    event_loop.run(_stream(chosen, markets, duration, connect_timeout, as_json))
 
 
 async def _stream(
@@ -56,18 +56,19 @@ async def _stream(
     import asyncio
     import contextlib
     import os
-    import signal
 
     from precog.api_connectors.kalshi_auth import KalshiSigner
-    from precog.cli.fetch_commands import kalshi_session
+    from precog.api_connectors.kalshi_session import kalshi_session
     from precog.config.environment import KalshiMode
     from precog.schedulers.kalshi_websocket import (
         KalshiWebSocket,
         StreamCommandError,
         kalshi_ws_url,
     )
+    from precog.utils import event_loop
 
-    async with kalshi_session(os.environ) as client:
+    async with kalshi_session(os.environ) as session:
+        client = session.client
         if not tickers:
             page = await client.get_markets(limit=markets, status="open")
             tickers = [m.ticker for m in page.items]
@@ -93,10 +94,7 @@ async def _stream(
                     f"(WebSocket error {exc.error_code}); check --tickers"
                 ) from None
             stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, stop.set)
+            event_loop.call_on_stop_signal(asyncio.get_running_loop(), stop.set)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), duration)
             _report(ws, url, tickers, as_json)

@@ -54,7 +54,8 @@ Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 SeriesTicker = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9._-]*$")]
 League = Literal["nfl", "ncaaf", "nba", "ncaab", "nhl", "wnba"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-RateLimitTier = Literal["basic", "advanced", "premier", "prime"]
+# Kalshi usage tiers (reference A6); the same names as `rate_limiter.Tier`.
+RateLimitTier = Literal["basic", "advanced", "expert", "premier", "paragon", "prime", "prestige"]
 
 
 class _Section(BaseModel):

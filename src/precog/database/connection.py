@@ -42,6 +42,7 @@ from precog.database.errors import (
     ConcurrencyConflictError,
     ConstraintViolationError,
     DatabaseAuthError,
+    DatabaseBusyError,
     DatabaseUnavailableError,
     ExclusionViolationError,
     ForeignKeyViolationError,
@@ -64,10 +65,18 @@ _AUTH_FAILURE = re.compile(
     r"authentication failed|role \"[^\"]*\" does not exist|no password supplied|"
     r"pg_hba\.conf rejects"
 )
-# A value that does not fit its column (too long, overflow, unparsable); other data errors,
-# e.g. division by zero, are programming errors and stay psycopg's own.
-_VALUE_SQLSTATES = {"22001", "22003", "22007", "22008", "22P02"}
+# A value that cannot be stored as given (too long, overflow, unparsable, a character the
+# server cannot take: 22021 not in repertoire, 22P05 untranslatable, e.g. \u0000 in jsonb);
+# other data errors, e.g. division by zero, are programming errors and stay psycopg's own.
+_VALUE_SQLSTATES = {"22001", "22003", "22007", "22008", "22P02", "22021", "22P05"}
 _AUTH_SQLSTATES = {"28P01", "28000"}  # invalid_password, invalid_authorization_specification
+# The server is up but gave up waiting: lock_not_available (lock_timeout), query_canceled
+# (statement_timeout).
+_BUSY_SQLSTATES = {"55P03": "lock_timeout", "57014": "statement_timeout"}
+# Operational errors that really mean "no server to talk to": connection exceptions (class
+# 08), shutdowns and start-up (57P01-57P03), too many connections (53300); libpq's own
+# connection failures carry no SQLSTATE at all.
+_UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}
 
 
 @dataclass(frozen=True)
@@ -170,13 +179,31 @@ def translate_error(  # noqa: PLR0911 (one return per kind of failure)
             constraint=diag.constraint_name,
             detail=_violation_detail(diag.message_detail, _first_line(exc)),
         )
-    if isinstance(exc, psycopg.errors.DataError) and exc.sqlstate in _VALUE_SQLSTATES:
+    if isinstance(exc, psycopg.errors.DataError) and (
+        exc.sqlstate in _VALUE_SQLSTATES or exc.sqlstate is None  # None: psycopg's NUL check
+    ):
         diag = exc.diag
         return InvalidValueError(
             table=diag.table_name,
             column=diag.column_name,
             constraint=None,
             detail=_first_line(exc),
+        )
+    if isinstance(exc, UnicodeEncodeError):  # a lone surrogate cannot be sent as UTF-8
+        return InvalidValueError(
+            table=None,
+            column=None,
+            constraint=None,
+            detail=f"text with a character that is not valid UTF-8 ({exc.reason}); "
+            "fix the encoding of the input",
+        )
+    if isinstance(exc, psycopg.errors.ProgramLimitExceeded):
+        # 54000, e.g. a key too long for its unique index: the input is at fault.
+        return InvalidValueError(
+            table=exc.diag.table_name,
+            column=exc.diag.column_name,
+            constraint=exc.diag.constraint_name,
+            detail=f"{_first_line(exc)}; shorten the value",
         )
     if isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
         # OperationalError subclasses, but the server is up: the transaction lost a race.
@@ -185,14 +212,26 @@ def translate_error(  # noqa: PLR0911 (one return per kind of failure)
             f"({_first_line(exc)}); nothing from it was saved, retry the operation"
         )
     if isinstance(exc, psycopg.OperationalError):
-        if exc.sqlstate in _AUTH_SQLSTATES or _AUTH_FAILURE.search(str(exc)):
+        sqlstate = exc.sqlstate
+        if sqlstate in _AUTH_SQLSTATES or _AUTH_FAILURE.search(str(exc)):
             return DatabaseAuthError(
                 f"database authentication failed for {target}: {_first_line(exc)}; "
                 "check the user and password in DATABASE_URL"
             )
-        return DatabaseUnavailableError(
-            f"database server unreachable at {target}: {_first_line(exc)}; "
-            "start PostgreSQL or fix DATABASE_URL"
+        if sqlstate in _BUSY_SQLSTATES:
+            return DatabaseBusyError(
+                f"the database at {target} gave up waiting ({_BUSY_SQLSTATES[sqlstate]}: "
+                f"{_first_line(exc)}); nothing was saved, retry the operation later or "
+                f"raise {_BUSY_SQLSTATES[sqlstate]}"
+            )
+        if sqlstate is None or sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES:
+            return DatabaseUnavailableError(
+                f"database server unreachable at {target}: {_first_line(exc)}; "
+                "start PostgreSQL or fix DATABASE_URL"
+            )
+        return PrecogError(
+            f"the database at {target} failed the operation ({sqlstate}: {_first_line(exc)}); "
+            "nothing from it was saved"
         )
     return None
 
@@ -364,7 +403,7 @@ class Database:
                 pool_size=self.settings.max_size,
                 timeout=self.settings.timeout,
             ) from exc
-        except psycopg.Error as exc:
+        except (psycopg.Error, UnicodeEncodeError) as exc:
             translated = translate_error(exc, self.description)
             if translated is None:
                 raise

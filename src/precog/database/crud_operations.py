@@ -5,6 +5,7 @@ transaction and joins the caller's transaction otherwise):
 - SCD2 tables through the one writer in `scd2.py`: `upsert_markets` (creating the series
   and events a market needs from the snapshot), `upsert_balances`, `upsert_positions`,
   `upsert_game_states`; all return `UpsertResult(created, updated, unchanged, stale)`;
+- positions the venue stopped reporting (settled, closed): `close_missing_positions`;
 - append-only, idempotent on the venue's id: `insert_fills`, `insert_settlements` (a new
   settlement also moves its market to `finalized` with the result);
 - reference data: `upsert_series`, `upsert_events`, `upsert_teams`, `upsert_venues`,
@@ -22,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
@@ -31,6 +33,7 @@ from psycopg.rows import class_row
 
 from precog.database.connection import translate_error
 from precog.database.errors import ForeignKeyViolationError
+from precog.database.input_checks import check_key, check_observations, check_rows
 from precog.database.records import (
     BalanceRow,
     BalanceSnapshot,
@@ -73,6 +76,9 @@ R = TypeVar("R")
 Conn = AsyncConnection[Any]
 
 SETTLED_STATUS = "finalized"
+# Money (balances, fees, costs, P&L) as migration 0005_money_precision stores it: the 6
+# decimals Kalshi sends (reference A3). Prices stay numeric(10,4), counts numeric(18,2).
+MONEY = "numeric(20,6)"
 
 MARKETS = Scd2Table(
     name="markets",
@@ -100,7 +106,7 @@ BALANCES = Scd2Table(
     name="account_balance",
     key_id="balance_key_id",
     business_key=(Column("platform_id", "bigint"),),
-    tracked=(Column("balance", "numeric(18,4)"), Column("portfolio_value", "numeric(18,4)")),
+    tracked=(Column("balance", MONEY), Column("portfolio_value", MONEY)),
 )
 POSITIONS = Scd2Table(
     name="positions",
@@ -112,10 +118,10 @@ POSITIONS = Scd2Table(
     ),
     tracked=(
         Column("quantity", "numeric(18,2)"),
-        Column("market_exposure", "numeric(18,4)"),
-        Column("total_traded", "numeric(18,4)"),
-        Column("realized_pnl", "numeric(18,4)"),
-        Column("fees_paid", "numeric(18,4)"),
+        Column("market_exposure", MONEY),
+        Column("total_traded", MONEY),
+        Column("realized_pnl", MONEY),
+        Column("fees_paid", MONEY),
     ),
 )
 GAME_STATES = Scd2Table(
@@ -142,6 +148,12 @@ SCD2_TABLES = (MARKETS, BALANCES, POSITIONS, GAME_STATES)
 _WRITERS = {table.name: Scd2Writer(table) for table in SCD2_TABLES}
 
 
+async def _write(conn: Conn, table: Scd2Table, observations: Sequence[Observation]) -> UpsertResult:
+    """The SCD2 writer, after refusing values the database could not store exactly."""
+    check_observations(table, observations)
+    return await _WRITERS[table.name].upsert(conn, observations)
+
+
 # ---------------------------------------------------------------- plumbing
 
 
@@ -163,7 +175,7 @@ async def _transaction(conn: Conn, work: Callable[[], Awaitable[T]]) -> T:
                 attempt, policy=DEFAULT_RETRY, is_retryable=is_retryable_conflict
             )
         return await attempt()
-    except psycopg.Error as exc:
+    except (psycopg.Error, UnicodeEncodeError) as exc:
         translated = translate_error(exc, _describe(conn))
         if translated is None:
             raise
@@ -173,7 +185,7 @@ async def _transaction(conn: Conn, work: Callable[[], Awaitable[T]]) -> T:
 async def _read(conn: Conn, work: Callable[[], Awaitable[T]]) -> T:
     try:
         return await work()
-    except psycopg.Error as exc:
+    except (psycopg.Error, UnicodeEncodeError) as exc:
         translated = translate_error(exc, _describe(conn))
         if translated is None:
             raise
@@ -372,7 +384,7 @@ async def upsert_markets(
             }
             values["event_id"] = event_ids[snap.event_ticker]
             observations.append(Observation((snap.ticker,), values, snap.observed_at))
-        return await _WRITERS["markets"].upsert(conn, observations)
+        return await _write(conn, MARKETS, observations)
 
     return await _transaction(conn, work)
 
@@ -436,7 +448,7 @@ async def upsert_balances(conn: Conn, snapshots: Sequence[BalanceSnapshot]) -> U
             )
             for s in snapshots
         ]
-        return await _WRITERS["account_balance"].upsert(conn, observations)
+        return await _write(conn, BALANCES, observations)
 
     return await _transaction(conn, work)
 
@@ -480,7 +492,51 @@ async def upsert_positions(conn: Conn, snapshots: Sequence[PositionSnapshot]) ->
             )
             for s in snapshots
         ]
-        return await _WRITERS["positions"].upsert(conn, observations)
+        return await _write(conn, POSITIONS, observations)
+
+    return await _transaction(conn, work)
+
+
+async def close_missing_positions(
+    conn: Conn,
+    reported: Iterable[tuple[str, str]],
+    observed_at: datetime,
+    *,
+    platform: str = "kalshi",
+) -> UpsertResult:
+    """Close every open position the venue no longer reports: a new version with quantity
+    and exposure 0 (P&L, fees and traded totals kept) at `observed_at`.
+
+    `reported` holds the (ticker, side) pairs of the venue's complete, successfully read
+    answer. Kalshi drops settled positions from its default positions answer (reference
+    A4.10), so a position that vanished was settled or closed: without this it would stay
+    open forever. The one path for `precog fetch positions` and the account collector.
+    """
+    seen = set(reported)
+
+    async def work() -> UpsertResult:
+        open_rows = [
+            row
+            for row in await get_current_positions(conn, platform)
+            if row.quantity != 0 and (row.ticker, row.side) not in seen
+        ]
+        if not open_rows:
+            return UpsertResult()
+        values = [
+            {
+                "quantity": Decimal("0.00"),
+                "market_exposure": Decimal(0),
+                "total_traded": row.total_traded,
+                "realized_pnl": row.realized_pnl,
+                "fees_paid": row.fees_paid,
+            }
+            for row in open_rows
+        ]
+        observations = [
+            Observation((row.platform_id, row.ticker, row.side), value, observed_at)
+            for row, value in zip(open_rows, values, strict=True)
+        ]
+        return await _write(conn, POSITIONS, observations)
 
     return await _transaction(conn, work)
 
@@ -545,7 +601,7 @@ _FILL_COLS = [
     Column("count", "numeric(18,2)"),
     Column("yes_price", "numeric(10,4)"),
     Column("no_price", "numeric(10,4)"),
-    Column("fee_cost", "numeric(18,4)"),
+    Column("fee_cost", MONEY),
     Column("is_taker", "boolean"),
     Column("created_time", "timestamptz"),
 ]
@@ -555,6 +611,8 @@ async def insert_fills(conn: Conn, fills: Sequence[FillInput]) -> InsertResult:
     """Append fills; a fill whose venue id is already stored is skipped (idempotent)."""
     if not fills:
         return InsertResult(0, 0)
+
+    check_rows("fills", _FILL_COLS[1:], fills, keys=("venue_fill_id", "ticker"))
 
     async def work() -> InsertResult:
         pids = await _platform_ids(conn, (f.platform for f in fills))
@@ -597,10 +655,10 @@ _SETTLEMENT_COLS = [
     Column("market_result", "text"),
     Column("yes_count", "numeric(18,2)"),
     Column("no_count", "numeric(18,2)"),
-    Column("yes_total_cost", "numeric(18,4)"),
-    Column("no_total_cost", "numeric(18,4)"),
-    Column("revenue", "numeric(18,4)"),
-    Column("fee_cost", "numeric(18,4)"),
+    Column("yes_total_cost", MONEY),
+    Column("no_total_cost", MONEY),
+    Column("revenue", MONEY),
+    Column("fee_cost", MONEY),
     Column("value", "numeric(10,4)"),
     Column("settled_time", "timestamptz"),
 ]
@@ -617,6 +675,8 @@ async def insert_settlements(conn: Conn, settlements: Sequence[SettlementInput])
     """
     if not settlements:
         return InsertResult(0, 0)
+
+    check_rows("settlements", _SETTLEMENT_COLS[1:], settlements, keys=("ticker",))
 
     async def work() -> InsertResult:
         pids = await _platform_ids(conn, (s.platform for s in settlements))
@@ -822,7 +882,7 @@ async def upsert_game_states(conn: Conn, snapshots: Sequence[GameStateSnapshot])
     ]
 
     async def work() -> UpsertResult:
-        return await _WRITERS["game_states"].upsert(conn, observations)
+        return await _write(conn, GAME_STATES, observations)
 
     return await _transaction(conn, work)
 
@@ -866,6 +926,12 @@ async def list_current_game_states(
 # ---------------------------------------------------------------- any SCD2 table by name
 
 
+SCD2_KEY_FIELDS = {
+    "markets": ("ticker",),
+    "account_balance": ("platform",),
+    "positions": ("ticker", "side", "platform"),
+    "game_states": ("league", "espn_event_id"),
+}
 SCD2_KEY_HELP = {
     "markets": "TICKER",
     "account_balance": "[PLATFORM]",
@@ -879,6 +945,8 @@ async def scd2_history(
 ) -> list[Any]:
     """History of one business key of any SCD2 table (or its version valid at `at`)."""
     p = list(key)
+    for field, part in zip(SCD2_KEY_FIELDS.get(table, ()), p, strict=False):
+        check_key(table, field, part)  # an impossible key is bad input, not a database error
     history: Callable[[], Awaitable[list[Any]]] | None = None
     at_time: Callable[[datetime], Awaitable[Any]] | None = None
     if table == "markets" and len(p) == 1:

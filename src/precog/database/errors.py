@@ -4,9 +4,13 @@
     ├── DatabaseUnavailableError   the server cannot be reached or the connection was lost
     PrecogError (exit 1)
     ├── PoolExhaustedError         every pooled connection stayed busy for the pool timeout
+    ├── ConcurrencyConflictError   deadlock / serialization failure: retry the operation
+    ├── DatabaseBusyError          lock_timeout or statement_timeout expired: retry later
     ├── ConstraintViolationError   a row broke NOT NULL / FK / CHECK / UNIQUE (names table, column)
     │   ├── NotNullViolationError, ForeignKeyViolationError, CheckViolationError,
-    │   └── UniqueViolationError, ExclusionViolationError, InvalidValueError
+    │   ├── UniqueViolationError, ExclusionViolationError
+    │   └── InvalidValueError      (exit 2) bad input: does not fit its column, NUL, lone
+    │                              surrogate, key too long to index (names table, field)
     └── MigrationError             Alembic could not bring the schema to the requested revision
     ConfigError (exit 2)
     ├── DatabaseAuthError          the server refused the credentials
@@ -17,7 +21,9 @@ Every message is one line and never contains a password (targets are masked by t
 
 from __future__ import annotations
 
-from precog.errors import ConfigError, PrecogError, ServiceUnavailableError
+from typing import ClassVar
+
+from precog.errors import EXIT_USAGE, ConfigError, PrecogError, ServiceUnavailableError
 
 
 class DatabaseUnavailableError(ServiceUnavailableError):
@@ -30,6 +36,10 @@ class DatabaseAuthError(ConfigError):
 
 class ConcurrencyConflictError(PrecogError):
     """A deadlock or serialization failure aborted the transaction (the server is fine)."""
+
+
+class DatabaseBusyError(PrecogError):
+    """The server is up, but a statement gave up waiting (lock_timeout or statement_timeout)."""
 
 
 class PoolExhaustedError(PrecogError):
@@ -93,6 +103,9 @@ class ExclusionViolationError(ConstraintViolationError):
 
 
 class InvalidValueError(ConstraintViolationError):
-    """A value does not fit its column type (e.g. a price with too many digits)."""
+    """Bad input: a value cannot be stored exactly as given (more digits than its column
+    holds, too long, unparsable, a NUL character, a lone surrogate, a key too long to index).
+    Retrying cannot help, so it is a usage error (exit 2) naming the table and field."""
 
     kind = "invalid value"
+    exit_code: ClassVar[int] = EXIT_USAGE

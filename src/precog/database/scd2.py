@@ -31,7 +31,10 @@ its size and however many observations each key has. Nothing but counts comes ba
    UPDATE`, in key-id order, so concurrent writers of the same keys serialize without
    deadlock or lost update); compute the plan into a second staging table: one statement
    with window functions merges each key's observations with the boundary points of the
-   versions they touch and yields the versions to move, confirm or insert;
+   versions they touch and yields the versions to move, confirm or insert. The streaming
+   case (a key's only observation in the batch is newer than its current version's last
+   confirmation, or the key is new) is decided in the same statement without the windows,
+   which is what keeps the common batch as cheap as a plain close-and-insert;
 3. shrink versions (end, confirmation), grow versions (start moved back), insert new
    versions, all from the plan; in that order no intermediate state ever overlaps, so the
    exclusion constraint and the one-current-row index hold after every row.
@@ -333,15 +336,24 @@ v AS (
         FROM {table} t WHERE t.{key_id} = b.key_id AND t.row_start_ts > b.hi
         ORDER BY t.row_start_ts LIMIT 1) s
 ),
+f AS (  -- the streaming case, decided without windows (see the module docstring)
+    SELECT i.key_id, i.ord, i.ts, v.id AS vid, v.row_start_ts, v.row_observed_ts,
+        ROW({v_tr}) IS NOT DISTINCT FROM ROW({i_tr}) AS same
+    FROM i JOIN b ON b.key_id = i.key_id AND b.lo = b.hi
+    LEFT JOIN v ON v.key_id = i.key_id
+    WHERE v.id IS NULL OR (v.row_end_ts IS NULL AND i.ts > v.row_observed_ts)
+),
+gi AS (SELECT * FROM i WHERE NOT EXISTS (SELECT 1 FROM f WHERE f.key_id = i.key_id)),
+gv AS (SELECT * FROM v WHERE NOT EXISTS (SELECT 1 FROM f WHERE f.key_id = v.key_id)),
 c AS (
-    SELECT i.*, v.id AS vid, ROW({v_tr}) IS NOT DISTINCT FROM ROW({i_tr}) AS same
-    FROM i LEFT JOIN v ON v.key_id = i.key_id
-        AND i.ts BETWEEN v.row_start_ts AND v.row_observed_ts
+    SELECT gi.*, gv.id AS vid, ROW({gv_tr}) IS NOT DISTINCT FROM ROW({gi_tr}) AS same
+    FROM gi LEFT JOIN gv ON gv.key_id = gi.key_id
+        AND gi.ts BETWEEN gv.row_start_ts AND gv.row_observed_ts
 ),
 p AS (
-    SELECT key_id, row_start_ts AS ts, id AS vid, NULL::bigint AS ord, {tr} FROM v
+    SELECT key_id, row_start_ts AS ts, id AS vid, NULL::bigint AS ord, {tr} FROM gv
     UNION ALL
-    SELECT key_id, row_observed_ts, id, NULL, {tr} FROM v WHERE row_observed_ts > row_start_ts
+    SELECT key_id, row_observed_ts, id, NULL, {tr} FROM gv WHERE row_observed_ts > row_start_ts
     UNION ALL
     SELECT key_id, ts, NULL, ord, {tr} FROM c WHERE vid IS NULL
 ),
@@ -357,7 +369,7 @@ g AS (
 ),
 e AS (
     SELECT key_id, CASE WHEN bool_and(row_end_ts IS NOT NULL) THEN max(row_end_ts) END AS tail
-    FROM v GROUP BY key_id
+    FROM gv GROUP BY key_id
 ),
 x AS (
     SELECT g.*, coalesce(lead(g.start_ts) OVER (PARTITION BY g.key_id ORDER BY g.run), e.tail)
@@ -370,7 +382,14 @@ SELECT x.key_id, x.vid, x.ord, x.start_ts, x.end_ts, x.observed_ts, x.first,
 FROM x LEFT JOIN v ON v.id = x.vid
 WHERE x.vid IS NULL OR x.start_ts <> v.row_start_ts
     OR (x.end_ts, x.observed_ts) IS DISTINCT FROM (v.row_end_ts, v.row_observed_ts)
-UNION ALL
+UNION ALL  -- streaming case: confirm the current version, or close it ...
+SELECT key_id, vid, NULL, row_start_ts, CASE WHEN same THEN NULL ELSE ts END,
+    CASE WHEN same THEN ts ELSE row_observed_ts END, FALSE, FALSE, TRUE
+FROM f WHERE vid IS NOT NULL
+UNION ALL  -- ... and start a new one (or the first one of a new key)
+SELECT key_id, NULL, ord, ts, NULL, ts, vid IS NULL, FALSE, FALSE
+FROM f WHERE vid IS NULL OR NOT same
+UNION ALL  -- the counts: key_id NULL marks this row
 SELECT NULL, (SELECT count(*) FROM c WHERE vid IS NOT NULL AND NOT same),
     (SELECT count(*) FROM i), NULL, NULL, NULL, NULL, NULL, NULL
 """
@@ -485,6 +504,8 @@ class Scd2Writer:
             t_tr=_names(tr, "t"),
             v_tr=_names(tr, "v"),
             i_tr=_names(tr, "i"),
+            gv_tr=_names(tr, "gv"),
+            gi_tr=_names(tr, "gi"),
             changed=changed,
         )
         # The plan's last row (key_id NULL) carries the batch's counts: stale in vid, matched

@@ -24,6 +24,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +58,7 @@ from precog.sandbox.records import (
 from precog.utils.clock import Clock, SystemClock
 
 BOOK_DEPTH = 5
+HISTORY_WINDOW = dt.timedelta(days=90)
 INITIAL_BALANCE = Decimal("10000.0000")
 USER_ID = "00000000-0000-4000-8000-00000000beef"
 
@@ -100,6 +102,52 @@ def time_window(q: dict[str, str]) -> Callable[[dt.datetime], bool]:
     return in_window
 
 
+@dataclass(frozen=True)
+class _MarketWindow:
+    """One timestamp filter family of GET /markets (created, close or settled)."""
+
+    name: str
+    low: int | None
+    high: int | None
+    when: Callable[[SimMarket], dt.datetime | None]
+
+    def admits(self, m: SimMarket) -> bool:
+        when = self.when(m)
+        if when is None:  # e.g. no settlement time yet: outside every settled window
+            return False
+        ts = when.timestamp()
+        return (self.low is None or ts >= self.low) and (self.high is None or ts <= self.high)
+
+
+# Filter family -> (timestamp of a market, statuses it combines with; None = no status).
+_WINDOW_FAMILIES: dict[str, tuple[Callable[[SimMarket], dt.datetime | None], tuple[Any, ...]]] = {
+    "created": (lambda m: m.created_time, (None, "unopened", "open")),
+    "close": (lambda m: m.close_time, (None, "closed")),
+    "settled": (lambda m: m.settlement_ts, (None, "settled")),
+}
+
+
+def _market_windows(q: dict[str, str], status: str | None) -> list[_MarketWindow]:
+    """The timestamp filters of GET /markets, refused as Kalshi refuses them (reference
+    A4.2): the created/close/settled families are mutually exclusive and each works only
+    with its statuses."""
+    windows = []
+    for family, (when, statuses) in _WINDOW_FAMILIES.items():
+        low = parse_int(q.get(f"min_{family}_ts"), f"min_{family}_ts")
+        high = parse_int(q.get(f"max_{family}_ts"), f"max_{family}_ts")
+        if low is None and high is None:
+            continue
+        if status not in statuses:
+            allowed = ", ".join(s for s in statuses if s) + " or no status"
+            raise bad_request(f"{family} timestamp filters work only with status {allowed}")
+        windows.append(_MarketWindow(f"{family} timestamp filters", low, high, when))
+    if len(windows) > 1:
+        raise bad_request(
+            "timestamp filter families are mutually exclusive: use one of created, close or settled"
+        )
+    return windows
+
+
 # ------------------------------------------------------------------------------ exchange
 class SandboxExchange:
     """The simulation plus the read queries of the REST API (JSON-ready dicts)."""
@@ -131,6 +179,9 @@ class SandboxExchange:
         self.positions: dict[str, SimPosition] = {}
         self.balance = INITIAL_BALANCE
         self.balance_updated = self.now()
+        # Older fills and finished orders are served only by /historical/* (reference
+        # A4.15); None = Kalshi's target window, HISTORY_WINDOW before simulated now.
+        self.historical_cutoff: dt.datetime | None = None
         self._seq = 0
         self._event_counter = 0
         self.steps = 0
@@ -546,44 +597,47 @@ class SandboxExchange:
         status = q.get("status") or None
         if status is not None and status not in STATUS_FILTER:
             raise bad_request(f"status must be one of {', '.join(STATUS_FILTER)}, got {status!r}")
-        min_close, max_close = (
-            parse_int(q.get("min_close_ts"), "min_close_ts"),
-            parse_int(q.get("max_close_ts"), "max_close_ts"),
-        )
-        min_created, max_created = (
-            parse_int(q.get("min_created_ts"), "min_created_ts"),
-            parse_int(q.get("max_created_ts"), "max_created_ts"),
-        )
-        if (min_close is not None or max_close is not None) and status not in (None, "closed"):
-            raise bad_request("close timestamp filters work only with status=closed or no status")
-        if (min_created is not None or max_created is not None) and status not in (
-            None,
-            "unopened",
-            "open",
-        ):
-            raise bad_request(
-                "created timestamp filters work only with status unopened, open or no status"
-            )
+        windows = _market_windows(q, status)
+        min_updated = parse_int(q.get("min_updated_ts"), "min_updated_ts")
+        mve = q.get("mve_filter") or None
+        if mve is not None and mve not in ("only", "exclude"):
+            raise bad_request(f"mve_filter must be only or exclude, got {mve!r}")
         event = q.get("event_ticker") or None
         if event is not None and "," in event:
             raise bad_request("event_ticker takes a single event ticker")
         series = q.get("series_ticker") or None
         tickers = {t for t in (q.get("tickers") or "").split(",") if t} or None
+        if min_updated is not None:
+            # Kalshi: min_updated_ts combines only with mve_filter=exclude and series_ticker.
+            others = [
+                name
+                for name, value in (
+                    ("status", status),
+                    ("event_ticker", event),
+                    ("tickers", tickers),
+                    ("mve_filter=only", mve == "only" or None),
+                    *((w.name, w) for w in windows),
+                )
+                if value is not None
+            ]
+            if others:
+                raise bad_request(
+                    "min_updated_ts can only be combined with mve_filter=exclude and "
+                    f"series_ticker, not {', '.join(others)}"
+                )
         allowed = STATUS_FILTER[status] if status else None
 
         def keep(ticker: str) -> bool:
             m = self.markets[ticker]
-            close_ts = m.close_time.timestamp()
-            created_ts = m.created_time.timestamp()
             return not (
                 (allowed is not None and m.status not in allowed)
                 or (event is not None and m.event_ticker != event)
                 or (series is not None and m.series_ticker != series)
                 or (tickers is not None and ticker not in tickers)
-                or (min_close is not None and close_ts < min_close)
-                or (max_close is not None and close_ts > max_close)
-                or (min_created is not None and created_ts < min_created)
-                or (max_created is not None and created_ts > max_created)
+                or (mve == "only" and m.mve_collection_ticker is None)
+                or (mve == "exclude" and m.mve_collection_ticker is not None)
+                or (min_updated is not None and m.updated_time.timestamp() < min_updated)
+                or not all(w.admits(m) for w in windows)
             )
 
         with self._lock:
@@ -746,16 +800,39 @@ class SandboxExchange:
                 "cursor": cursor,
             }
 
-    def list_fills(self, q: dict[str, str]) -> dict[str, Any]:
-        limit = parse_limit(q.get("limit"), "fills")
+    # -- history ---------------------------------------------------------------------------
+    def cutoff(self) -> dt.datetime:
+        """The live/historical boundary for fills and finished orders."""
+        with self._lock:
+            if self.historical_cutoff is not None:
+                return self.historical_cutoff
+            return self.now() - HISTORY_WINDOW
+
+    def set_historical_cutoff(self, when: dt.datetime | None) -> None:
+        """Move the cutoff (None: back to HISTORY_WINDOW before simulated now)."""
+        with self._lock:
+            self.historical_cutoff = when
+
+    def historical_cutoff_json(self) -> dict[str, Any]:
+        when = shapes.timestamp(self.cutoff())
+        return {"market_settled_ts": when, "trades_created_ts": when, "orders_updated_ts": when}
+
+    def _order_is_historical(self, o: SimOrder, cutoff: dt.datetime) -> bool:
+        # Resting orders always stay live; finished ones move by their last update.
+        return o.status != "resting" and o.last_update_time < cutoff
+
+    def list_fills(self, q: dict[str, str], *, historical: bool = False) -> dict[str, Any]:
+        limit = parse_limit(q.get("limit"), "historical_fills" if historical else "fills")
         ticker, order_id = q.get("ticker") or None, q.get("order_id") or None
         in_window = time_window(q)
+        cutoff = self.cutoff()
 
         def keep(f: SimFill) -> bool:
             return not (
                 (ticker is not None and f.ticker != ticker)
                 or (order_id is not None and f.order_id != order_id)
                 or not in_window(f.created_time)
+                or (f.created_time < cutoff) is not historical
             )
 
         with self._lock:
@@ -778,8 +855,9 @@ class SandboxExchange:
             page, cursor = page_by_seq(self.settlements, "s", q.get("cursor"), limit, keep)
             return {"settlements": [shapes.settlement_json(s) for s in page], "cursor": cursor}
 
-    def list_orders(self, q: dict[str, str]) -> dict[str, Any]:
-        limit = parse_limit(q.get("limit"), "orders")
+    def list_orders(self, q: dict[str, str], *, historical: bool = False) -> dict[str, Any]:
+        limit = parse_limit(q.get("limit"), "historical_orders" if historical else "orders")
+        cutoff = self.cutoff()
         ticker = q.get("ticker") or None
         events = {e for e in (q.get("event_ticker") or "").split(",") if e} or None
         if events is not None and len(events) > 10:
@@ -795,6 +873,7 @@ class SandboxExchange:
                 or (events is not None and o.event_ticker not in events)
                 or (status is not None and o.status != status)
                 or not in_window(o.created_time)
+                or self._order_is_historical(o, cutoff) is not historical
             )
 
         with self._lock:

@@ -47,8 +47,12 @@ async def start_local_sandbox(
     seed: int = 0,
     markets: int = 50,
     clock: Clock | None = None,
+    tick_interval: float | None = None,
 ) -> LocalSandbox:
-    """Start a sandbox in this event loop; stop it with `await local.stop()`."""
+    """Start a sandbox in this event loop; stop it with `await local.stop()`.
+
+    `tick_interval` seconds between simulation steps (None: the market only moves when
+    told to, as in tests; `precog run` lets it move on its own)."""
     try:
         credentials = KalshiCredentials.from_environment(environ)
     except MissingCredentialsError:
@@ -57,7 +61,7 @@ async def start_local_sandbox(
         signer = KalshiSigner.from_file(
             credentials.key_id, credentials.private_key_path, clock=clock
         )
-    server = SandboxServer(seed=seed, markets=markets, clock=clock)
+    server = SandboxServer(seed=seed, markets=markets, clock=clock, tick_interval=tick_interval)
     server.keys.register(signer.active.private_key.public_key(), signer.key_id)
     await server.start()
     return LocalSandbox(server, signer)

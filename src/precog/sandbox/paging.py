@@ -19,6 +19,8 @@ LIMITS: dict[str, tuple[int, int]] = {
     "fills": (100, 1000),
     "settlements": (100, 1000),
     "orders": (100, 1000),
+    "historical_fills": (100, 200),
+    "historical_orders": (100, 200),
 }
 
 

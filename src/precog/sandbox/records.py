@@ -66,6 +66,7 @@ class SimMarket:
     settlement_value: Decimal | None = None
     settlement_ts: dt.datetime | None = None
     determined_time: dt.datetime | None = None
+    mve_collection_ticker: str | None = None  # set on multivariate (combo) markets
 
     @property
     def yes_ask(self) -> Decimal:

@@ -2,13 +2,17 @@
 
 Routes live under ``/trade-api/v2`` with Kalshi's shapes, limits and error bodies; the
 portfolio routes require signed requests (`precog.sandbox.auth`), the orderbook verifies
-headers when they are sent. Admin routes (outside the API, unauthenticated, loopback only):
+headers when they are sent. The ESPN simulator (`precog.sandbox.espn`) answers
+``/apis/site/v2/sports/{sport}/{league}/scoreboard`` on the same port, behind the same fault
+switches (endpoint name: that route template). Admin routes (outside the API,
+unauthenticated, loopback only):
 
     GET/POST/DELETE /_admin/faults       read / change / clear the fault switches
     POST   /_admin/keys                  {"public_key": PEM, "key_id"?}  -> {"key_id"}
     DELETE /_admin/keys/{key_id}         revoke a key
     POST   /_admin/keys/rotate           {"old_key_id", "public_key", "new_key_id"?} -> {"key_id"}
     POST   /_admin/step                  {"steps"?: 1, "advance_seconds"?: 0}
+    POST   /_admin/historical_cutoff     {"cutoff": RFC 3339 | null (90 days back)}
     GET    /_admin/stats                 request / fault / auth counters
     GET/POST/DELETE /_admin/ws           WebSocket fault switches (`precog.sandbox.stream`)
 
@@ -23,6 +27,7 @@ fed by the same simulation as REST.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import threading
@@ -35,6 +40,7 @@ from typing import Any
 from aiohttp import web
 
 from precog.sandbox.auth import KeyRegistry, RequestAuthenticator, unauthorized_body
+from precog.sandbox.espn import ESPN_PREFIX, SCOREBOARD_ROUTE, EspnSimulator
 from precog.sandbox.exchange import SandboxExchange, SandboxRequestError
 from precog.sandbox.faults import Fault, FaultConfigError, FaultSwitches
 from precog.sandbox.stream import WS_PATH, StreamHub
@@ -94,6 +100,8 @@ class SandboxServer:
         self.authenticator = RequestAuthenticator(self.keys, clock=self.clock, max_skew=max_skew)
         self.faults = FaultSwitches(seed=self.exchange.seed)
         self.stream = StreamHub(self.exchange, self.authenticator, ping_interval=ping_interval)
+        # ESPN games run on the exchange's simulated time, so /_admin/step moves both.
+        self.espn = EspnSimulator(seed=self.exchange.seed, now=self.exchange.now)
         self.host = host
         self.port = port
         self.tick_interval = tick_interval
@@ -119,6 +127,11 @@ class SandboxServer:
     def ws_url(self) -> str:
         """The WebSocket URL: ``ws://127.0.0.1:<port>/trade-api/ws/v2``."""
         return "ws" + self.url.removeprefix("http") + WS_PATH
+
+    @property
+    def espn_base_url(self) -> str:
+        """The ESPN simulator's base URL: ``http://127.0.0.1:<port>/apis/site/v2/sports``."""
+        return self.url + ESPN_PREFIX
 
     async def start(self) -> None:
         self.stream.bind(asyncio.get_running_loop())
@@ -186,6 +199,9 @@ class SandboxServer:
             ("/portfolio/fills", lambda r: ex.list_fills(_query(r)), True),
             ("/portfolio/settlements", lambda r: ex.list_settlements(_query(r)), True),
             ("/portfolio/orders", lambda r: ex.list_orders(_query(r)), True),
+            ("/historical/cutoff", lambda r: ex.historical_cutoff_json(), False),
+            ("/historical/fills", lambda r: ex.list_fills(_query(r), historical=True), True),
+            ("/historical/orders", lambda r: ex.list_orders(_query(r), historical=True), True),
             (
                 "/portfolio/orders/{order_id}",
                 lambda r: ex.get_order(r.match_info["order_id"]),
@@ -198,6 +214,15 @@ class SandboxServer:
         app.router.add_get("/_admin/ws", self._get_ws)
         app.router.add_post("/_admin/ws", self._set_ws)
         app.router.add_delete("/_admin/ws", self._clear_ws)
+        espn = self.espn
+        app.router.add_get(
+            SCOREBOARD_ROUTE,
+            self._endpoint(
+                SCOREBOARD_ROUTE,
+                lambda r: espn.scoreboard(r.match_info["sport"], r.match_info["league"], _query(r)),
+                auth=False,
+            ),
+        )
         app.router.add_get("/_admin/faults", self._get_faults)
         app.router.add_post("/_admin/faults", self._set_faults)
         app.router.add_delete("/_admin/faults", self._clear_faults)
@@ -205,6 +230,7 @@ class SandboxServer:
         app.router.add_post("/_admin/keys/rotate", self._rotate_key)
         app.router.add_delete("/_admin/keys/{key_id}", self._revoke_key)
         app.router.add_post("/_admin/step", self._step)
+        app.router.add_post("/_admin/historical_cutoff", self._set_cutoff)
         app.router.add_get("/_admin/stats", self._stats)
         return app
 
@@ -408,6 +434,17 @@ class SandboxServer:
         steps = int(body.get("steps", 1))
         self.exchange.advance(float(body.get("advance_seconds", 0)), steps=steps)
         return _json({"steps": self.exchange.steps, "now": self.exchange.now().isoformat()})
+
+    async def _set_cutoff(self, request: web.Request) -> web.Response:
+        raw = (await self._admin_body(request)).get("cutoff")
+        try:
+            when = None if raw is None else dt.datetime.fromisoformat(str(raw))
+        except ValueError:
+            raise web.HTTPBadRequest(text="cutoff must be an RFC 3339 date-time or null") from None
+        if when is not None and when.tzinfo is None:
+            raise web.HTTPBadRequest(text="cutoff must carry a UTC offset")
+        self.exchange.set_historical_cutoff(when)
+        return _json(self.exchange.historical_cutoff_json())
 
     async def _stats(self, request: web.Request) -> web.Response:
         return _json(

@@ -1,9 +1,10 @@
 """Wire shapes of the sandbox exchange: Kalshi's current fixed-point JSON for every object.
 
-Prices and money are dollar strings with 4 decimals (``"0.5600"``), counts are strings with 2
-decimals (``"10.00"``), date-times are RFC 3339 UTC (``"2026-10-05T20:00:00Z"``), and the few
-legacy integer fields the current API still has (balance cents, settlement revenue cents)
-stay integers. Pure functions of the simulation records; no state.
+Prices and money are dollar strings with 4 decimals (``"0.5600"``), fees with 6
+(``"0.010000"``), counts are strings with 2 decimals (``"10.00"``), date-times are RFC 3339
+UTC (``"2026-10-05T20:00:00Z"``), and the few legacy integer fields the current API still has
+(balance cents, settlement revenue cents) stay integers. Pure functions of the simulation
+records; no state.
 """
 
 from __future__ import annotations
@@ -25,11 +26,17 @@ if TYPE_CHECKING:
     )
 
 PRICE_PLACES = Decimal("0.0001")
+PORTFOLIO_PLACES = Decimal("0.000001")
 COUNT_PLACES = Decimal("0.01")
 
 
 def dollars(value: Decimal) -> str:
     return str(value.quantize(PRICE_PLACES))
+
+
+def portfolio_dollars(value: Decimal) -> str:
+    """Portfolio money that Kalshi emits with 6 decimals since 2026-03-07 (reference A3)."""
+    return str(value.quantize(PORTFOLIO_PLACES))
 
 
 def count(value: Decimal) -> str:
@@ -99,6 +106,7 @@ def market_json(m: SimMarket) -> dict[str, Any]:
         "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
         "is_provisional": False,
         "exchange_index": 0,
+        **({"mve_collection_ticker": m.mve_collection_ticker} if m.mve_collection_ticker else {}),
     }
 
 
@@ -208,7 +216,7 @@ def fill_json(f: SimFill) -> dict[str, Any]:
         "no_price_dollars": dollars(Decimal(1) - f.yes_price),
         "is_taker": True,
         "created_time": timestamp(f.created_time),
-        "fee_cost": dollars(f.fee),
+        "fee_cost": portfolio_dollars(f.fee),
         "subaccount_number": None,
         "ts": int(f.created_time.timestamp()),
     }
@@ -226,7 +234,7 @@ def settlement_json(s: SimSettlement) -> dict[str, Any]:
         "no_total_cost_dollars": dollars(s.no_total_cost),
         "revenue": s.revenue_cents,
         "settled_time": timestamp(s.settled_time),
-        "fee_cost": "0.0000",
+        "fee_cost": "0.000000",
         "value": 100 if s.market_result == "yes" else 0,
     }
 
