@@ -41,7 +41,10 @@ WHERE m.row_current_ind AND m.ticker LIKE 'KXS-%%'
 
 
 async def explain_plan(conn: Any, snaps: list[Any]) -> str:
-    """EXPLAIN ANALYZE of the writer's plan statement for one batch (rolled back)."""
+    """EXPLAIN ANALYZE of the writer's statements for one batch (rolled back): the plan into
+    its staging table, then the confirmations/closes and the inserts it decided."""
+    from psycopg import sql
+
     from precog.database.crud_operations import MARKETS
     from precog.database.scd2 import Observation, Scd2Writer, prepare
 
@@ -61,13 +64,22 @@ async def explain_plan(conn: Any, snaps: list[Any]) -> str:
     width = len(MARKETS.business_key) + len(MARKETS.tracked)
     inputs: list[list[Any]] = [[p.at for p in prepared]]
     inputs += [[p.params[i] for p in prepared] for i in range(width)]
-    from psycopg import sql
-
-    # The writer's own statement (a private attribute: this is a diagnostic).
-    statement = sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + writer._plan
+    explain = sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ")
+    out = []
+    # The writer's own statements (private attributes: this is a diagnostic).
     async with conn.transaction(force_rollback=True):
-        cur = await conn.execute(statement, inputs)
-        return "\n".join(str(row[0]) for row in await cur.fetchall())
+        await conn.execute(writer._create_staging)
+        await conn.execute(writer._fill_stage, inputs)
+        await conn.execute(writer._lock_staged_keys)
+        for title, statement in (
+            ("plan", writer._plan),
+            ("confirm/close (shrink)", writer._shrink),
+            ("insert new versions", writer._insert),
+        ):
+            cur = await conn.execute(explain + statement)
+            out.append(f"-- {title}")
+            out += [str(row[0]) for row in await cur.fetchall()]
+    return "\n".join(out)
 
 
 async def measure(url: str, markets: int) -> list[Result]:
@@ -110,7 +122,7 @@ async def measure(url: str, markets: int) -> list[Result]:
                    ">= 0.5x" if deepest else "", (rates[d] >= 0.5 * base) if deepest else None,
                    {"rows": rows_at[d], "plan": plan} if deepest else {"rows": rows_at[d]})
         )  # fmt: skip
-    print("plan of the writer's statement at the deepest level, one batch of 5,000:")
+    print("plans of the writer's statements at the deepest level, one batch of 5,000:")
     print(plan)
     return results
 
