@@ -327,9 +327,14 @@ v AS (
     SELECT s.* FROM b CROSS JOIN LATERAL (
         SELECT t.id, t.{key_id} AS key_id, t.row_start_ts, t.row_end_ts, t.row_observed_ts,
             {t_tr}
-        FROM {table} t WHERE t.{key_id} = b.key_id
-            AND tstzrange(t.row_start_ts, t.row_end_ts, '[)') && tstzrange(b.lo, b.hi, '[]')
-        OFFSET 0) s  -- per key through the exclusion index, never a scan of the table
+        FROM {table} t WHERE t.{key_id} = b.key_id AND t.row_start_ts <= b.hi
+            AND t.row_start_ts >= coalesce((
+                SELECT max(t0.row_start_ts) FROM {table} t0
+                WHERE t0.{key_id} = b.key_id AND t0.row_start_ts <= b.lo), '-infinity')
+            AND (t.row_end_ts IS NULL OR t.row_end_ts > b.lo)
+        OFFSET 0) s  -- the versions overlapping [lo, hi]: versions never overlap, so from the
+                    -- last one starting at or before lo; two probes of the (key, start) btree,
+                    -- a few times cheaper than the exclusion constraint's gist index
     UNION ALL
     SELECT s.* FROM b CROSS JOIN LATERAL (
         SELECT t.id, t.{key_id}, t.row_start_ts, t.row_end_ts, t.row_observed_ts, {t_tr}
