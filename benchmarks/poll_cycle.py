@@ -16,6 +16,7 @@ import re
 import statistics
 import time
 
+from benchmarks.sandbox_thread import running_sandbox
 from benchmarks.scratch_db import database, fresh_database
 from benchmarks.suite import Options, Result
 
@@ -29,19 +30,11 @@ CURSOR = re.compile(rb'"cursor":\s*"([^"]*)"')
 
 async def measure(url: str, markets: int) -> list[Result]:
     import httpx
-    from cryptography.hazmat.primitives.asymmetric import ed25519
 
-    from precog.api_connectors.kalshi_auth import KalshiSigner, generate_key_id
     from precog.api_connectors.kalshi_client import KalshiClient
-    from precog.sandbox.server import SandboxServer, SandboxThread
     from precog.schedulers.kalshi_poller import DatabaseSink, KalshiPoller
 
-    server = SandboxServer(seed=4, markets=markets)
-    thread = SandboxThread(server)
-    thread.start()
-    try:
-        signer = KalshiSigner(generate_key_id(), ed25519.Ed25519PrivateKey.generate())
-        server.keys.register(signer.active.private_key.public_key(), signer.key_id)
+    with running_sandbox(markets, seed=4) as (server, signer):
         async with (
             database(url) as db,
             httpx.AsyncClient(base_url=server.base_url + "/", timeout=30) as raw,
@@ -78,8 +71,6 @@ async def measure(url: str, markets: int) -> list[Result]:
                 assert poll.seen == cold.seen
                 assert poll.stored is not None
                 changed += poll.stored.updated
-    finally:
-        thread.stop()
     cycle = statistics.median(steady)
     reference = statistics.median(raw_seconds)
     details = {"markets": cold.seen, "pages": cold.pages, "cycles": steady,

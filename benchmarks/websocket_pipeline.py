@@ -19,6 +19,7 @@ from collections import deque
 from decimal import Decimal
 from typing import Any
 
+from benchmarks.sandbox_thread import running_sandbox
 from benchmarks.suite import Options, Result
 
 TITLE = "WebSocket pipeline vs transport only (same frames, same socket)"
@@ -46,18 +47,9 @@ def decode_rate(frames: list[str], **options: Any) -> float:
 
 
 async def measure(markets: int, burst: int) -> list[Result]:
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
-    from precog.api_connectors.kalshi_auth import KalshiSigner, generate_key_id
-    from precog.sandbox.server import SandboxServer, SandboxThread
     from precog.schedulers.kalshi_websocket import KalshiWebSocket
 
-    server = SandboxServer(seed=9, markets=markets)
-    thread = SandboxThread(server)
-    thread.start()
-    try:
-        signer = KalshiSigner(generate_key_id(), ed25519.Ed25519PrivateKey.generate())
-        server.keys.register(signer.active.private_key.public_key(), signer.key_id)
+    with running_sandbox(markets, seed=9) as (server, signer):
         hub = server.stream
         tickers = server.exchange.market_tickers(["active"])
         persistence: deque[Any] = deque()
@@ -88,8 +80,6 @@ async def measure(markets: int, burst: int) -> list[Result]:
                     assert len(persistence) >= len(frames), "events missing from the queue"
             ws.transport_only = False
             assert ws.stats.gaps == 0, "the replays broke the seq check"
-    finally:
-        thread.stop()
     transport = statistics.median(rates[False])
     pipeline = statistics.median(rates[True])
     raw = decode_rate(frames)
