@@ -1,12 +1,13 @@
 """Benchmark 4, poll cycle: 10,000 markets over pagination from the sandbox, parsed and stored.
 
-The sandbox (its own event loop in a thread) lists 10,000 markets (2,000 with --quick);
-`KalshiPoller` (default Basic rate-limit tier, pages of 1,000) walks every page, parses the
-markets into typed records and writes each page as one SCD2 batch into a scratch embedded
-PostgreSQL while fetching the next. The cold cycle (new keys, event lookups) is shown; the
-target is held by the steady cycle (after a simulation step moved some prices, median of
-three). Reference: the sandbox's raw page-serving rate, the same pages fetched over the
-same loopback HTTP as bytes only. Target: one full cycle within 3 s.
+The sandbox (`precog sandbox serve` in its own process, as the real exchange is remote)
+lists 10,000 markets (2,000 with --quick); `KalshiPoller` (default Basic rate-limit tier,
+pages of 1,000) walks every page, parses the markets into typed records and writes each
+page as one SCD2 batch into a scratch embedded PostgreSQL while fetching the next. The cold
+cycle (new keys, event lookups) is shown; the target is held by the steady cycle (median of
+three; `/_admin/step` moves prices before each). Reference: the sandbox's raw page-serving
+rate, the same pages fetched over the same loopback HTTP as bytes only.
+Target: one full cycle within 3 s.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import re
 import statistics
 import time
 
-from benchmarks.sandbox_thread import running_sandbox
+from benchmarks.sandbox_thread import sandbox_process
 from benchmarks.scratch_db import database, fresh_database
-from benchmarks.suite import Options, Result
+from benchmarks.suite import ROOT, Options, Result
 
 TITLE = "Poll cycle: every market page parsed and persisted vs raw page serving"
 NAME = "poll_cycle"
 PAGE = 1_000
 CYCLES = 3
 TARGET_SECONDS = 3.0
+KEY_DIR = ROOT / "build" / "bench-sandbox-key"
 CURSOR = re.compile(rb'"cursor":\s*"([^"]*)"')
 
 
@@ -34,11 +36,11 @@ async def measure(url: str, markets: int) -> list[Result]:
     from precog.api_connectors.kalshi_client import KalshiClient
     from precog.schedulers.kalshi_poller import DatabaseSink, KalshiPoller
 
-    with running_sandbox(markets, seed=4) as (server, signer):
+    with sandbox_process(markets, 4, KEY_DIR) as (ready, signer):
         async with (
             database(url) as db,
-            httpx.AsyncClient(base_url=server.base_url + "/", timeout=30) as raw,
-            KalshiClient(server.base_url, signer=signer) as client,
+            httpx.AsyncClient(base_url=ready["base_url"] + "/", timeout=30) as raw,
+            KalshiClient(ready["base_url"], signer=signer) as client,
         ):
 
             async def raw_pages() -> float:
@@ -63,7 +65,7 @@ async def measure(url: str, markets: int) -> list[Result]:
             raw_seconds: list[float] = []
             changed = 0
             for _ in range(CYCLES):
-                server.exchange.step()
+                (await raw.post(ready["admin_url"] + "/step", json={})).raise_for_status()
                 raw_seconds.append(await raw_pages())
                 started = time.perf_counter()
                 poll = await poller.poll_once(keep=False)
