@@ -114,42 +114,47 @@ if os.name == "posix":
     def test_disk_full_on_the_open_file_mid_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        console = io.StringIO()
-        configure_logging(log_dir=tmp_path, console_stream=console)
-        log = get_logger("precog.chaos")
-        log.info("written before the fault")
-        path = str(tmp_path / "precog.jsonl")
-
-        # Swap the kernel file behind the logger's open descriptor for /dev/full: the next
-        # write(2) on that descriptor fails with ENOSPC, exactly like a full disk.
-        (fd,) = [
-            int(fd)
-            for fd in os.listdir("/proc/self/fd")
-            if os.path.realpath(f"/proc/self/fd/{fd}") == path
-        ]
-        full = os.open("/dev/full", os.O_WRONLY)
-        try:
-            os.dup2(full, fd)
-        finally:
-            os.close(full)
-
-        for index in range(50):
-            log.warning("during the fault", index=index)
-
-        output = console.getvalue()
-        warnings = [line for line in output.splitlines() if "file logging to" in line]
-        assert len(warnings) == 1, output
-        assert "No space left on device" in warnings[0]
-        assert sum("during the fault" in line for line in output.splitlines()) == 50
-        assert [r["event"] for r in read_json_lines(tmp_path)] == ["written before the fault"]
-        captured = capsys.readouterr()
-        assert "Traceback" not in captured.err
-        assert "Logging error" not in captured.err
+        # /dev/full behind the logger's open descriptor: the next write(2) fails with ENOSPC,
+        # exactly like a full disk.
+        warning = writes_fail_mid_run(tmp_path, capsys, "/dev/full", os.O_WRONLY)
+        assert "No space left on device" in warning
 
         # Reconfiguring (e.g. after freeing space) brings the file back.
+        console = io.StringIO()
         configure_logging(log_dir=tmp_path / "fresh", console_stream=console)
-        log.info("file logging is back")
+        get_logger("precog.chaos").info("file logging is back")
         assert [r["event"] for r in read_json_lines(tmp_path / "fresh")] == ["file logging is back"]
+
+
+def writes_fail_mid_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], replacement: str | Path, flags: int
+) -> str:
+    """Log one line, then put `replacement` (opened with `flags`) behind the logger's open
+    file and log 50 more: file logging must stop with exactly one console warning (returned),
+    the console must keep every line, and nothing may reach stderr as a traceback."""
+    console = io.StringIO()
+    configure_logging(log_dir=tmp_path, console_stream=console)
+    log = get_logger("precog.chaos")
+    log.info("written before the fault")
+    (fd,) = open_descriptors_of(tmp_path / "precog.jsonl")
+    swapped = os.open(replacement, flags)
+    try:
+        os.dup2(swapped, fd)
+    finally:
+        os.close(swapped)
+
+    for index in range(50):
+        log.warning("during the fault", index=index)
+
+    output = console.getvalue()
+    warnings = [line for line in output.splitlines() if "file logging to" in line]
+    assert len(warnings) == 1, output
+    assert sum("during the fault" in line for line in output.splitlines()) == 50
+    assert [r["event"] for r in read_json_lines(tmp_path)] == ["written before the fault"]
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "Logging error" not in captured.err
+    return warnings[0]
 
 
 def open_descriptors_of(path: Path) -> list[int]:
@@ -196,29 +201,6 @@ def test_log_dir_that_is_a_file_degrades_to_console(tmp_path: Path, gate_python:
 def test_log_file_that_stops_accepting_writes_mid_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    console = io.StringIO()
-    configure_logging(log_dir=tmp_path, console_stream=console)
-    log = get_logger("precog.chaos")
-    log.info("written before the fault")
-    path = tmp_path / "precog.jsonl"
-    (fd,) = open_descriptors_of(path)
-
-    # Put a read-only descriptor behind the logger's open file: every later write fails
-    # in the operating system (EBADF), on Windows as on POSIX.
-    read_only = os.open(path, os.O_RDONLY)
-    try:
-        os.dup2(read_only, fd)
-    finally:
-        os.close(read_only)
-
-    for index in range(50):
-        log.warning("during the fault", index=index)
-
-    output = console.getvalue()
-    warnings = [line for line in output.splitlines() if "file logging to" in line]
-    assert len(warnings) == 1, output
-    assert sum("during the fault" in line for line in output.splitlines()) == 50
-    assert [r["event"] for r in read_json_lines(tmp_path)] == ["written before the fault"]
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    assert "Logging error" not in captured.err
+    # A read-only descriptor behind the logger's open file: every later write fails in the
+    # operating system (EBADF), on Windows as on POSIX.
+    writes_fail_mid_run(tmp_path, capsys, tmp_path / "precog.jsonl", os.O_RDONLY)

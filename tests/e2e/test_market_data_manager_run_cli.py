@@ -13,6 +13,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from precog.database import embedded
@@ -44,7 +45,8 @@ def test_run_on_a_fresh_home_collects_histories_and_plots_one(
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("applying the migrations") == 1
     assert "Traceback" not in result.stderr
-    summary = json.loads(result.stdout)["markets"]
+    everything = json.loads(result.stdout)
+    summary = everything["markets"]
     assert summary["markets"] == 50
     assert summary["versions_written"] >= 50
     assert summary["queue_depth"] == 0
@@ -55,6 +57,16 @@ def test_run_on_a_fresh_home_collects_histories_and_plots_one(
     assert len(current_markets(url)) == 50
     assert stored_versions(url) == summary["versions_written"]  # every version is stored
     assert history_problems(url) == 0
+    # The game-state poller joined the service: the simulator's games are stored as
+    # game_states history, one current version per game it saw.
+    games = everything["games"]
+    assert games["polls"] >= 1
+    assert games["failed_polls"] == 0
+    assert games["games_seen"] > 0
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM game_states WHERE row_current_ind").fetchone()
+    assert row is not None
+    assert row[0] == games["games_seen"]
 
     png = tmp_path / "history.png"
     shown = subprocess.run(

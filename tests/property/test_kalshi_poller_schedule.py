@@ -95,7 +95,9 @@ def test_every_market_is_polled_once_in_order_with_its_exact_prices(
         sink = Sink()
         clock = FakeClock()
         async with KalshiClient(
-            "http://x.test/trade-api/v2", limiter=AccountLimiter(Tier.PRIME),
+            "http://x.test/trade-api/v2",
+            limiter=AccountLimiter(Tier.PRIME, clock=clock),
+            public_limiter=AccountLimiter(Tier.PRIME, clock=clock),
             transport=exchange(markets), clock=clock,
         ) as client:  # fmt: skip
             poller = KalshiPoller(client, sink, page_size=page_size, clock=clock)

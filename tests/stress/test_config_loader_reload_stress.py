@@ -17,7 +17,7 @@ from precog.config.schemas import Settings
 
 pytestmark = pytest.mark.module("config_loader")
 
-RELOADS = 1000
+RELOADS = 600
 JOIN_TIMEOUT = 120.0
 
 

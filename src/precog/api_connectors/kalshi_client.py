@@ -416,8 +416,9 @@ class KalshiClient:
             limiter = registry.for_account(account, tier)
         if public_limiter is None:
             # Kalshi meters only signed requests against the account (reference A6): unsigned
-            # public GETs get their own bucket per exchange host, paced like the tier's reads.
-            public_limiter = registry.for_account(f"public@{parts.netloc}", tier)
+            # public GETs get their own bucket per exchange host, paced like the tier's reads
+            # (the tier of the account limiter when one is given).
+            public_limiter = registry.for_account(f"public@{parts.netloc}", limiter.limits)
         self.limiter = limiter
         self.public_limiter = public_limiter
         self.retry_policy = retry_policy or RetryPolicy()

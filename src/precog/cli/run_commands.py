@@ -1,12 +1,14 @@
-"""`precog run`: the collection service (market data manager + account collector).
+"""`precog run`: the collection service (market data manager, account collector, and the
+game-state poller for the configured ESPN leagues).
 
 Setup, in order: the database (an EMPTY embedded database is migrated automatically, with
 one log line; any other database that is behind is refused with "run precog db upgrade"),
 the Kalshi target (the in-process sandbox, whose market moves on its own, unless
-`KALSHI_MODE`/`KALSHI_API_BASE_URL` say otherwise), the WebSocket on the same target, then
-the service. Markets followed: `--tickers`, else `--series`, else the configured series; the
-in-process sandbox has none of the real series, so there it follows every market unless
-told otherwise.
+`KALSHI_MODE`/`KALSHI_API_BASE_URL` say otherwise), the WebSocket on the same target, ESPN
+(`ESPN_API_BASE_URL`, else the in-process sandbox's ESPN simulator, else the public API;
+`--no-games` leaves games out), then the service. Markets followed: `--tickers`, else
+`--series`, else the configured series; the in-process sandbox has none of the real
+series, so there it follows every market unless told otherwise.
 
 While it runs: a live Rich view (markets, prices with the direction of the last change and
 their source, stale markets, counters) refreshed four times a second, or with `--no-ui` a
@@ -17,6 +19,7 @@ sources stop, the persistence queue is flushed, and a summary is printed (`--jso
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from precog.schedulers.collection_service import CollectionService
+    from precog.schedulers.game_state_poller import GameStatePoller
     from precog.schedulers.market_data_manager import MarketDataManager
 
 logger = logging.getLogger("precog.run")
@@ -56,6 +60,7 @@ def run_command(  # noqa: PLR0917 (Typer maps each option to a parameter)
     sandbox_markets: int = typer.Option(
         50, "--sandbox-markets", min=1, help="Markets of the in-process sandbox."
     ),
+    no_games: bool = typer.Option(False, "--no-games", help="Do not follow ESPN games."),
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
 ) -> None:
     """Run the collection service: stream + polling into the database, live view."""
@@ -68,6 +73,7 @@ def run_command(  # noqa: PLR0917 (Typer maps each option to a parameter)
             series=_split(series),
             tickers=_split(tickers),
             sandbox_markets=sandbox_markets,
+            games=not no_games,
             as_json=as_json,
         )
     )
@@ -102,21 +108,33 @@ async def _run(
     series: tuple[str, ...],
     tickers: tuple[str, ...],
     sandbox_markets: int,
+    games: bool,
     as_json: bool,
 ) -> None:
+    from precog.api_connectors.espn_client import EspnClient
     from precog.api_connectors.kalshi_session import kalshi_session
     from precog.config.config_loader import ConfigLoader
     from precog.schedulers.account_collector import AccountCollector
-    from precog.schedulers.collection_service import CollectionService, PeriodicCollector
+    from precog.schedulers.collection_service import (
+        CollectionService,
+        Collector,
+        PeriodicCollector,
+    )
+    from precog.schedulers.game_state_poller import GameStatePoller
     from precog.schedulers.kalshi_poller import MarketSelection
     from precog.schedulers.kalshi_websocket import KalshiWebSocket, kalshi_ws_url
     from precog.schedulers.market_data_manager import MarketDataManager, database_writer
     from precog.utils import event_loop
 
-    settings = ConfigLoader().settings.data_sources.kalshi
+    sources = ConfigLoader().settings.data_sources
+    settings, espn_settings = sources.kalshi, sources.espn
+    games = games and bool(espn_settings.leagues)
     db = await _database()
-    async with db, kalshi_session(os.environ, sandbox_markets=sandbox_markets,
-                                  sandbox_tick=1.0) as session:  # fmt: skip
+    async with (
+        contextlib.AsyncExitStack() as stack,
+        db,
+        kalshi_session(os.environ, sandbox_markets=sandbox_markets, sandbox_tick=1.0) as session,
+    ):
         # Fail fast (exit 4, one line) when the exchange cannot be reached at all, instead of
         # starting a service whose every poll fails.
         await session.client.get_exchange_status()
@@ -139,11 +157,17 @@ async def _run(
             stale_after=float(settings.stale_after_seconds),
         )
         account = AccountCollector(session.client, db)
-        service = CollectionService(
-            manager,
-            [PeriodicCollector("account", account.collect, interval=60.0)],
-            # the game-state poller joins here once it lands
-        )
+        collectors: list[Collector] = [PeriodicCollector("account", account.collect, interval=60.0)]
+        poller = None
+        if games:
+            espn_url = _espn_base_url(session.local)
+            espn = await stack.enter_async_context(
+                EspnClient(espn_url, requests_per_second=float(espn_settings.requests_per_second))
+            )
+            poller = GameStatePoller.from_settings(espn, db, espn_settings)
+            collectors.append(poller)
+            logger.info("precog run: following %s games on %s", ", ".join(poller.leagues), espn_url)
+        service = CollectionService(manager, collectors)
         logger.info(
             "precog run: following %s on %s (stream %s)",
             selection.describe(),
@@ -152,7 +176,7 @@ async def _run(
         )
         stop = asyncio.Event()
         event_loop.call_on_stop_signal(asyncio.get_running_loop(), stop.set)
-        display = asyncio.create_task(_live_view(manager) if ui else _status_lines(manager))
+        display = asyncio.create_task(_live_view(manager, poller) if ui else _status_lines(manager))
         try:
             await service.run(stop, duration)
         finally:
@@ -161,12 +185,22 @@ async def _run(
     _print_summary(service, as_json)
 
 
+def _espn_base_url(local: Any) -> str:
+    """ESPN_API_BASE_URL, else the in-process sandbox's simulator, else the public API."""
+    from precog.api_connectors.espn_client import BASE_URL_VARIABLE, PUBLIC_BASE_URL
+
+    configured = os.environ.get(BASE_URL_VARIABLE, "").strip()
+    if configured:
+        return configured
+    return str(local.server.espn_base_url) if local is not None else PUBLIC_BASE_URL
+
+
 # ------------------------------------------------------------------------------ output
 def _money(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def _view(manager: MarketDataManager) -> RenderableType:
+def _view(manager: MarketDataManager, poller: GameStatePoller | None = None) -> RenderableType:
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -195,17 +229,38 @@ def _view(manager: MarketDataManager) -> RenderableType:
         f"queue {s.get('queue_depth', 0)} | reconnects {s.get('reconnects', 0)} | "
         f"stale {s['stale']} | errors {s['poll_failures'] + s.get('write_failures', 0)}"
     )
-    return Group(table, counters)
+    if poller is None:
+        return Group(table, counters)
+    return Group(table, counters, _games_view(poller))
 
 
-async def _live_view(manager: MarketDataManager) -> None:
+def _games_view(poller: GameStatePoller) -> RenderableType:
+    from rich.table import Table
+
+    live = poller.live_games
+    table = Table(title=f"{len(live)} live games ({', '.join(poller.leagues)})")
+    for column in ("league", "away", "home", "score", "status", "clock"):
+        table.add_column(column)
+    for game in live[:VIEW_ROWS]:
+        table.add_row(
+            game.league,
+            (game.away.team.abbreviation if game.away.team else None) or "TBD",
+            (game.home.team.abbreviation if game.home.team else None) or "TBD",
+            f"{game.away.score}-{game.home.score}",
+            game.status,
+            game.status_detail or game.display_clock or "",
+        )
+    return table
+
+
+async def _live_view(manager: MarketDataManager, poller: GameStatePoller | None) -> None:
     from rich.console import Console
     from rich.live import Live
 
-    with Live(_view(manager), console=Console(stderr=True), refresh_per_second=4) as live:
+    with Live(_view(manager, poller), console=Console(stderr=True), refresh_per_second=4) as live:
         while True:
             await asyncio.sleep(0.25)
-            live.update(_view(manager))
+            live.update(_view(manager, poller))
 
 
 async def _status_lines(manager: MarketDataManager) -> None:
@@ -239,6 +294,12 @@ def _print_summary(service: CollectionService, as_json: bool) -> None:
     )
     account = summary.get("account", {})
     typer.echo(f"account: {account.get('cycles', 0)} cycles, {account.get('failures', 0)} failed")
+    games = summary.get("games")
+    if games is not None:
+        typer.echo(
+            f"games: {games['polls']} polls, {games['games_seen']} games seen, "
+            f"{games['versions_written']} versions written, {games['failed_polls']} failed polls"
+        )
 
 
 __all__ = ["register"]

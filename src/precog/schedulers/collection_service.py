@@ -1,10 +1,12 @@
-"""The collection service behind `precog run`: the market data manager plus periodic
-collectors (the account today; the game-state poller joins through the same door).
+"""The collection service behind `precog run`: the market data manager plus collectors
+(the account, on a fixed interval, and the game-state poller, on its own live/idle pace).
 
-A `PeriodicCollector` runs one async job every `interval` seconds on the injected clock; a
-failed cycle is logged and counted and the next one runs on schedule. `CollectionService`
-starts the manager and every collector, runs until `stop` is set or `duration` passes, then
-stops the sources and flushes the persistence queue (bounded), and reports a summary.
+A `Collector` is anything with a `name`, a `run()` that works until cancelled and survives
+its own failed cycles, and a `summary()`. A `PeriodicCollector` runs one async job every
+`interval` seconds on the injected clock; a failed cycle is logged and counted and the next
+one runs on schedule. `CollectionService` starts the manager and every collector, runs until
+`stop` is set or `duration` passes, then stops the sources and flushes the persistence queue
+(bounded), and reports a summary.
 """
 
 from __future__ import annotations
@@ -14,13 +16,21 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from precog.schedulers.kalshi_poller import _one_line
 from precog.schedulers.market_data_manager import MarketDataManager
 from precog.utils.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
+
+
+class Collector(Protocol):
+    name: str
+
+    async def run(self) -> None: ...
+
+    def summary(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -58,10 +68,10 @@ class CollectionService:
     """The market data manager and the periodic collectors, started and stopped together."""
 
     def __init__(
-        self, manager: MarketDataManager, collectors: list[PeriodicCollector] | None = None
+        self, manager: MarketDataManager, collectors: list[Collector] | None = None
     ) -> None:
         self.manager = manager
-        self.collectors = collectors or []  # extra collectors (e.g. game states) go here
+        self.collectors = collectors or []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def run(self, stop: asyncio.Event, duration: float | None = None) -> None:
@@ -85,4 +95,4 @@ class CollectionService:
         return out
 
 
-__all__ = ["CollectionService", "PeriodicCollector"]
+__all__ = ["CollectionService", "Collector", "PeriodicCollector"]

@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from precog.api_connectors.espn_models import LEAGUES, Game, Scoreboard
@@ -87,6 +87,8 @@ def _us_day(game: Game) -> dt.date:
 class GameStatePoller:
     """Polls ESPN for `leagues` and records game states; see the module docstring."""
 
+    name = "games"  # its place in the collection service's summary
+
     def __init__(
         self,
         source: ScoreboardSource,
@@ -136,6 +138,10 @@ class GameStatePoller:
     @property
     def live_games(self) -> list[Game]:
         return sorted((g for g in self.games.values() if g.is_live), key=lambda g: g.event_id)
+
+    def summary(self) -> dict[str, Any]:
+        """The counters, for the collection service's summary."""
+        return asdict(self.stats)
 
     def next_interval(self) -> float:
         return self.live_interval if self.stats.live_games else self.idle_interval
