@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install run test test-repeat test-fast gate report mutation hooks lint clean
+.PHONY: install run test test-repeat test-fast gate report mutation hooks lint clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ hooks:
 ## test-fast: unit + property only
 test-fast: install
 	$(PYTEST) -n 2 tests/unit tests/property
+
+## bench [BENCH="NAME..."] [BENCH_ARGS=--quick]: the benchmark suite (precog bench), niced because
+## the machine is shared; results are appended to benchmarks/results/history.jsonl
+bench: install
+	nice -n 19 $(BIN)/precog bench $(BENCH) $(BENCH_ARGS)
 
 ## lint: ruff + mypy --strict on src
 lint: install

@@ -1,1 +1,1 @@
-"""Precog's performance suite: `python -m benchmarks` runs every benchmark module."""
+"""Precog's benchmark suite: `precog bench` or `python -m benchmarks` (see runner.py)."""

@@ -27,6 +27,7 @@ def client_for(sandbox: RunningSandbox) -> KalshiClient:
         sandbox.base_url,
         signer=sandbox.signer,
         limiter=AccountLimiter(Tier.PRIME),
+        public_limiter=AccountLimiter(Tier.PRIME),
         retry_policy=RetryPolicy(max_retries=1, base_delay=0.001, max_delay=0.002),
         timeout=5,
     )
@@ -70,7 +71,7 @@ async def test_database_crash_during_the_loop_then_every_market_is_current(
 ) -> None:
     url = chaos_server.url
     db = Database(url, env=Environment.TEST, description="chaos server",
-                  settings=PoolSettings(min_size=1, max_size=2, timeout=2))  # fmt: skip
+                  settings=PoolSettings(min_size=1, max_size=2, timeout=0.5))  # fmt: skip
     await db.start()
     try:
         async with client_for(sandbox) as client:

@@ -60,7 +60,10 @@ async def test_database_crash_holds_updates_and_loses_none(
     await db.start()
     try:
         async with KalshiClient(
-            sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME)
+            sandbox.base_url,
+            signer=sandbox.signer,
+            limiter=AccountLimiter(Tier.PRIME),
+            public_limiter=AccountLimiter(Tier.PRIME),
         ) as client:
             manager = MarketDataManager(
                 client, stream=ws_client(sandbox), writer=database_writer(db),

@@ -81,14 +81,14 @@ def test_run_on_a_fresh_home_collects_histories_and_plots_one(
 
 
 @pytest.mark.timeout(120)
-def test_sigterm_stops_gracefully_with_a_summary(
+def test_sigterm_stops_the_live_view_gracefully_with_a_summary(
     db_env: dict[str, str], gate_python: list[str], tmp_path: Path
 ) -> None:
     env = {**_no_external_db(), **db_env}
     log = tmp_path / "stderr.txt"
     with log.open("w") as stderr:
         proc = subprocess.Popen(
-            [*gate_python, "-m", "precog", "run", "--no-ui"],
+            [*gate_python, "-m", "precog", "run"],  # with the live view
             env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
         )  # fmt: skip
         try:
@@ -105,6 +105,9 @@ def test_sigterm_stops_gracefully_with_a_summary(
     # everything the service took in was written before the exit (the queue was flushed)
     assert int(found.group(2)) == stored_versions(db_env["DATABASE_URL"]) > 0
     assert "Traceback" not in log.read_text()
+    view = log.read_text()  # the live view (on stderr) showed the markets and the counters
+    assert "markets followed (latest changes first)" in view
+    assert "versions written" in view
 
 
 def test_a_database_that_is_behind_is_refused(

@@ -20,7 +20,12 @@ pytestmark = pytest.mark.module("kalshi_poller")
 
 
 def client_for(sandbox: RunningSandbox) -> KalshiClient:
-    return KalshiClient(sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME))
+    return KalshiClient(
+        sandbox.base_url,
+        signer=sandbox.signer,
+        limiter=AccountLimiter(Tier.PRIME),
+        public_limiter=AccountLimiter(Tier.PRIME),
+    )
 
 
 State = tuple[Decimal | None, ...]
@@ -124,3 +129,13 @@ async def test_account_collector_stores_what_the_exchange_reports(
         async with db_pool.connection() as conn:
             assert len(await crud.get_balance_history(conn)) == 1
             assert len(await crud.list_fills(conn)) == len(fills)
+
+        # later cycles read fills and settlements from the newest one seen, and miss none
+        sandbox.exchange.advance(3600, steps=20)
+        later = await collector.collect()
+        assert len(later.fills.items) < len(exchange.fills)  # incremental, not everything
+        async with db_pool.connection() as conn:
+            stored_fills = {f.venue_fill_id for f in await crud.list_fills(conn)}
+            stored_settlements = len(await crud.list_settlements(conn))
+        assert stored_fills == {f.fill_id for f in exchange.fills if f.side}
+        assert stored_settlements == len(exchange.settlements)

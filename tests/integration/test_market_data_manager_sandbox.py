@@ -42,7 +42,12 @@ def stored(url: str) -> dict[str, Prices]:
 
 
 def client_for(sandbox: RunningSandbox) -> KalshiClient:
-    return KalshiClient(sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME))
+    return KalshiClient(
+        sandbox.base_url,
+        signer=sandbox.signer,
+        limiter=AccountLimiter(Tier.PRIME),
+        public_limiter=AccountLimiter(Tier.PRIME),
+    )
 
 
 @pytest.mark.timeout(60)

@@ -36,7 +36,10 @@ async def test_poll_cycle_vs_raw_page_serving_and_persisted_vs_dry(
     async with (
         httpx.AsyncClient(base_url=sandbox.base_url + "/", timeout=30) as raw,
         KalshiClient(
-            sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME)
+            sandbox.base_url,
+            signer=sandbox.signer,
+            limiter=AccountLimiter(Tier.PRIME),
+            public_limiter=AccountLimiter(Tier.PRIME),
         ) as client,
     ):
 

@@ -44,7 +44,10 @@ async def test_two_pollers_racing_a_moving_exchange_keep_history_valid(
 
     async def poll_rounds(db: Database, page_size: int) -> None:
         async with KalshiClient(
-            sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME)
+            sandbox.base_url,
+            signer=sandbox.signer,
+            limiter=AccountLimiter(Tier.PRIME),
+            public_limiter=AccountLimiter(Tier.PRIME),
         ) as client:
             poller = KalshiPoller(client, DatabaseSink(db), page_size=page_size)
             pollers.append(poller)

@@ -48,7 +48,10 @@ async def test_failovers_racing_updates_keep_history_valid(
                     for t, m in sandbox.exchange.markets.items()}  # fmt: skip
 
     async with KalshiClient(
-        sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME)
+        sandbox.base_url,
+        signer=sandbox.signer,
+        limiter=AccountLimiter(Tier.PRIME),
+        public_limiter=AccountLimiter(Tier.PRIME),
     ) as client:
         manager = MarketDataManager(
             client, stream=ws_client(sandbox, idle_timeout=0.3, ping_timeout=0.3),
@@ -98,7 +101,7 @@ def test_two_run_processes_writing_the_same_markets_keep_history_valid(
             sandbox.exchange.step()
 
     series = ",".join(sorted(sandbox.exchange.series))
-    command = [*gate_python, "-m", "precog", "run", "--duration", "4", "--json", "--series", series]
+    command = [*gate_python, "-m", "precog", "run", "--duration", "3", "--json", "--series", series]
     thread = threading.Thread(target=mover, daemon=True)
     thread.start()
     try:

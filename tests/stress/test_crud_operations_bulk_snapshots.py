@@ -1,4 +1,5 @@
-"""crud_operations at volume: 40k market snapshots (5,000 markets x 8 rounds) in batches, exact counts and invariants."""
+"""crud_operations at volume: 40k market snapshots (5,000 markets x 8 rounds) in batches,
+exact counts and invariants."""
 
 from __future__ import annotations
 

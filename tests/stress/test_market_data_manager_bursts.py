@@ -1,4 +1,4 @@
-"""MarketDataManager following five hundred markets through bursts of stream updates with a
+"""MarketDataManager following three hundred markets through bursts of stream updates with a
 small persistence queue (backpressure all the way): the cache and the database end equal to
 the exchange, every version taken in is stored, and memory does not grow per burst."""
 
@@ -26,7 +26,7 @@ from tests.plugins.waiting import eventually_async
 
 pytestmark = pytest.mark.module("market_data_manager")
 
-MARKETS = 500
+MARKETS = 300
 BURSTS = 2
 
 
@@ -42,7 +42,10 @@ async def test_bursts_over_many_markets_stay_exact_and_bounded(
 ) -> None:
     sandbox.exchange.add_markets(MARKETS - len(sandbox.exchange.markets))
     async with KalshiClient(
-        sandbox.base_url, signer=sandbox.signer, limiter=AccountLimiter(Tier.PRIME)
+        sandbox.base_url,
+        signer=sandbox.signer,
+        limiter=AccountLimiter(Tier.PRIME),
+        public_limiter=AccountLimiter(Tier.PRIME),
     ) as client:
         manager = MarketDataManager(
             client, stream=ws_client(sandbox), writer=database_writer(db_pool),

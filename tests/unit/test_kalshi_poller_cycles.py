@@ -108,7 +108,8 @@ class RecordingSink:
 def client(exchange: Exchange, clock: FakeClock) -> KalshiClient:
     return KalshiClient(
         BASE,
-        limiter=AccountLimiter(Tier.PRIME),
+        limiter=AccountLimiter(Tier.PRIME, clock=clock),
+        public_limiter=AccountLimiter(Tier.PRIME, clock=clock),
         transport=httpx.MockTransport(exchange),
         clock=clock,
         retry_policy=RetryPolicy(max_retries=1, base_delay=0.5),

@@ -158,6 +158,16 @@ def rest(prices: dict[str, str]) -> httpx.MockTransport:
     return httpx.MockTransport(handle)
 
 
+def fake_client(transport: httpx.MockTransport, clock: FakeClock) -> KalshiClient:
+    return KalshiClient(
+        "http://x.test/trade-api/v2",
+        transport=transport,
+        clock=clock,
+        limiter=AccountLimiter(Tier.PRIME, clock=clock),
+        public_limiter=AccountLimiter(Tier.PRIME, clock=clock),
+    )
+
+
 def ticker_update(ticker: str, bid: str, *, venue: dt.datetime | None, received: dt.datetime
                   ) -> TickerUpdate:  # fmt: skip
     return TickerUpdate(
@@ -170,8 +180,7 @@ def ticker_update(ticker: str, bid: str, *, venue: dt.datetime | None, received:
 async def test_stream_updates_merge_into_the_last_snapshot_and_fail_over() -> None:
     clock, writer = FakeClock(), Writer()
     prices = {"KXE-A": "0.40", "KXE-B": "0.60"}
-    async with KalshiClient("http://x.test/trade-api/v2", transport=rest(prices), clock=clock,
-                            limiter=AccountLimiter(Tier.PRIME)) as client:  # fmt: skip
+    async with fake_client(rest(prices), clock) as client:
         manager = MarketDataManager(client, writer=writer, clock=clock, stale_after=30)
         assert manager.queue is not None
         manager.queue.start()
@@ -230,8 +239,7 @@ async def test_only_stale_markets_are_polled_while_the_stream_is_up() -> None:
             seen.append(request.url.params.get("tickers"))
         return transport.handle_request(request)
 
-    async with KalshiClient("http://x.test/trade-api/v2", transport=httpx.MockTransport(spy),
-                            clock=clock, limiter=AccountLimiter(Tier.PRIME)) as client:  # fmt: skip
+    async with fake_client(httpx.MockTransport(spy), clock) as client:
         manager = MarketDataManager(client, clock=clock, stale_after=10)
         await manager.poll(full=True)
         await manager._on_stream_event(ConnectionChange(StreamState.CONNECTED, "t", clock.now()))
@@ -247,8 +255,7 @@ async def test_only_stale_markets_are_polled_while_the_stream_is_up() -> None:
 
 async def test_updates_sharing_a_venue_second_get_distinct_ordered_starts() -> None:
     clock, writer = FakeClock(), Writer()
-    async with KalshiClient("http://x.test/trade-api/v2", transport=rest({"KXE-A": "0.40"}),
-                            clock=clock, limiter=AccountLimiter(Tier.PRIME)) as client:  # fmt: skip
+    async with fake_client(rest({"KXE-A": "0.40"}), clock) as client:
         manager = MarketDataManager(client, writer=writer, clock=clock)
         assert manager.queue is not None
         manager.queue.start()
@@ -268,3 +275,18 @@ async def test_updates_sharing_a_venue_second_get_distinct_ordered_starts() -> N
         "KXE-A@0.42",
         "KXE-A@0.43",
     ]
+
+
+async def test_a_poll_answer_older_than_a_stream_update_is_not_applied() -> None:
+    clock = FakeClock()
+    async with fake_client(rest({"KXE-A": "0.40"}), clock) as client:
+        manager = MarketDataManager(client, clock=clock)
+        await manager.poll(full=True)
+        stale_answer = manager._base["KXE-A"]
+        manager._poll_started = clock.monotonic()  # a poll's request goes out...
+        clock.advance(1)
+        now = clock.now()  # ...and the stream speaks before its answer is applied
+        await manager._on_stream_event(ticker_update("KXE-A", "0.47", venue=None, received=now))
+        await manager._accept(stale_answer, "poll")
+    assert manager.cache["KXE-A"].yes_bid == D("0.47")
+    assert manager.stats.superseded_polls == 1

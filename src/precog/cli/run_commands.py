@@ -115,15 +115,12 @@ async def _run(
     from precog.api_connectors.kalshi_session import kalshi_session
     from precog.config.config_loader import ConfigLoader
     from precog.schedulers.account_collector import AccountCollector
-    from precog.schedulers.collection_service import (
-        CollectionService,
-        Collector,
-        PeriodicCollector,
-    )
+    from precog.schedulers.collection_service import CollectionService, Collector
     from precog.schedulers.game_state_poller import GameStatePoller
     from precog.schedulers.kalshi_poller import MarketSelection
     from precog.schedulers.kalshi_websocket import KalshiWebSocket, kalshi_ws_url
     from precog.schedulers.market_data_manager import MarketDataManager, database_writer
+    from precog.schedulers.periodic import PeriodicJob
     from precog.utils import event_loop
 
     sources = ConfigLoader().settings.data_sources
@@ -157,7 +154,7 @@ async def _run(
             stale_after=float(settings.stale_after_seconds),
         )
         account = AccountCollector(session.client, db)
-        collectors: list[Collector] = [PeriodicCollector("account", account.collect, interval=60.0)]
+        collectors: list[Collector] = [PeriodicJob("account", account.collect, interval=60.0)]
         poller = None
         if games:
             espn_url = _espn_base_url(session.local)

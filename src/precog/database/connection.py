@@ -55,6 +55,9 @@ from precog.database.errors import (
 )
 from precog.errors import ConfigError, PrecogError
 
+# psycopg_pool counters that grow when connections die (server restart, crash).
+_LOSS_COUNTERS = ("connections_lost", "connections_errors", "returns_bad")
+
 RECONNECT_GIVE_UP_SECONDS = 2.0
 _RESET_SESSION = (
     b"CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
@@ -387,7 +390,7 @@ class Database:
             # a direct probe tells the two apart (and names the real cause).
             await self._probe()
             stats = self.stats()
-            lost = sum(stats.get(k, 0) for k in ("connections_lost", "connections_errors"))
+            lost = sum(stats.get(k, 0) for k in _LOSS_COUNTERS)
             if stats.get("pool_size", 0) < self.settings.max_size and lost:
                 # Not full after losing connections: the server came back and the pool is
                 # still reconnecting. (Not full without any loss: it is still growing under

@@ -39,22 +39,32 @@ def _precision(sql_type: str) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-def check_numeric(table: str, field: str, sql_type: str, value: Decimal) -> None:
-    """`value` must be stored by `numeric(p,s)` exactly: no rounding, no overflow."""
+@cache
+def _bounds(sql_type: str) -> tuple[int, int, Decimal, Decimal] | None:
+    """(digits, scale, the first value too large, one unit of the last decimal place)."""
     precision = _precision(sql_type)
     if precision is None:
-        return
+        return None
     digits, scale = precision
+    return digits, scale, Decimal(10) ** (digits - scale), Decimal(1).scaleb(-scale)
+
+
+def check_numeric(table: str, field: str, sql_type: str, value: Decimal) -> None:
+    """`value` must be stored by `numeric(p,s)` exactly: no rounding, no overflow."""
+    bounds = _bounds(sql_type)
+    if bounds is None:
+        return
+    digits, scale, limit, unit = bounds
     if not value.is_finite():
         raise _refuse(table, field, f"{value} is not a finite number")
-    if abs(value) >= Decimal(10) ** (digits - scale):
+    if abs(value) >= limit:
         raise _refuse(
             table,
             field,
             f"{value} has more than {digits - scale} integer digits and does not fit {sql_type}",
         )
     try:
-        exact = value.quantize(Decimal(1).scaleb(-scale)) == value
+        exact = value.quantize(unit) == value
     except InvalidOperation:  # more significant digits than the decimal context holds
         exact = False
     if not exact:
@@ -70,7 +80,7 @@ def check_text(table: str, field: str, value: str) -> None:
     """Text PostgreSQL can store: no NUL character, no lone surrogate."""
     if "\x00" in value:
         raise _refuse(table, field, f"contains a NUL character at position {value.index(chr(0))}")
-    surrogate = _SURROGATE.search(value)
+    surrogate = None if value.isascii() else _SURROGATE.search(value)  # ASCII has none
     if surrogate is not None:
         raise _refuse(
             table,
@@ -132,13 +142,30 @@ def check_rows(
             check_value(table, column, value)
 
 
+@cache
+def _tracked(table: Scd2Table) -> tuple[tuple[str, Column, bool], ...]:
+    return tuple((c.name, c, c.is_json) for c in table.tracked)
+
+
 def check_observations(table: Scd2Table, observations: Iterable[Observation]) -> None:
-    """Keys and tracked values of a batch for the SCD2 writer."""
+    """Keys and tracked values of a batch for the SCD2 writer (`check_value` per value,
+    with the per-column work done once per table: this runs for every snapshot)."""
+    name = table.name
+    tracked = _tracked(table)
     for obs in observations:
         for column, part in zip(table.business_key, obs.key, strict=False):
-            check_key(table.name, column.name, part)
-        for column in table.tracked:
-            check_value(table.name, column, obs.values.get(column.name))
+            check_key(name, column.name, part)
+        values = obs.values
+        for field, column, is_json in tracked:
+            value = values.get(field)
+            if value is None:
+                continue
+            if is_json:
+                check_json(name, field, value)
+            elif isinstance(value, str):
+                check_text(name, field, value)
+            elif isinstance(value, Decimal):
+                check_numeric(name, field, column.sql_type, value)
 
 
 __all__ = [

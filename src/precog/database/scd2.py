@@ -23,19 +23,21 @@ run-length encoding of the observations in time order, whatever order they arriv
   comparing. Within one batch, observations of one key at the same instant keep the last
   one given (the others count as unchanged).
 
-One batch is one transaction of two round trips, whatever its size and however many
-observations each key has:
-1. (pipelined) insert unseen business keys into `<table>_keys`; lock the batch's keys
-   (`FOR NO KEY UPDATE`, in key-id order, so concurrent writers of the same keys serialize
-   without deadlock or lost update); compute the plan: one statement with window functions
-   merges each key's observations with the boundary points of the versions they touch and
-   returns the versions to move, confirm or insert. The streaming case (a key's only
-   observation in the batch is newer than its current version's last confirmation, or the
-   key is new) is decided in the same statement without the windows, which is what keeps
-   the common batch as cheap as a plain close-and-insert;
-2. (pipelined) shrink versions (end, confirmation), grow versions (start moved back), insert
-   new versions; in that order no intermediate state ever overlaps, so the exclusion
-   constraint and the one-current-row index hold after every row.
+One batch is one transaction of one pipelined round trip (two for large batches), whatever
+its size and however many observations each key has. Nothing but counts comes back:
+1. the batch goes into a session-local staging table (`COPY` for large batches, where it
+   costs a fraction of binding arrays; an `unnest` of arrays in the pipeline otherwise);
+2. insert unseen business keys into `<table>_keys`; lock the batch's keys (`FOR NO KEY
+   UPDATE`, in key-id order, so concurrent writers of the same keys serialize without
+   deadlock or lost update); compute the plan into a second staging table: one statement
+   with window functions merges each key's observations with the boundary points of the
+   versions they touch and yields the versions to move, confirm or insert. The streaming
+   case (a key's only observation in the batch is newer than its current version's last
+   confirmation, or the key is new) is decided in the same statement without the windows,
+   which is what keeps the common batch as cheap as a plain close-and-insert;
+3. shrink versions (end, confirmation), grow versions (start moved back), insert new
+   versions, all from the plan; in that order no intermediate state ever overlaps, so the
+   exclusion constraint and the one-current-row index hold after every row.
 
 Deadlocks and serialization failures retry the whole batch through the project's retry
 policy when the writer owns the transaction; inside a caller's transaction they propagate.
@@ -59,6 +61,9 @@ from precog.database.errors import InvalidValueError, NotNullViolationError
 from precog.utils.retry import RetryPolicy, retry_async
 
 DEFAULT_RETRY = RetryPolicy(max_retries=5, base_delay=0.02, max_delay=0.5)
+# From this many observations a batch is staged with COPY (one extra round trip, but the
+# values are formatted in C instead of bound as arrays element by element).
+COPY_FROM = 500
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -314,16 +319,22 @@ def _arrays(columns: Sequence[Column], first: Sequence[str] = ()) -> sql.Composa
 
 
 _PLAN = """
-WITH u AS (SELECT * FROM unnest({in_arrays}) WITH ORDINALITY AS u(ts, {bk}, {tr}, ord)),
+INSERT INTO {plan} (key_id, vid, ord, start_ts, end_ts, observed_ts, first, grows, shrinks)
+WITH u AS (SELECT ts, {bk}, {tr}, ord FROM {stage}),
 i AS (SELECT k.{key_id} AS key_id, u.ord, u.ts, {u_tr} FROM u JOIN {keys} k ON {k_is_u}),
 b AS (SELECT key_id, min(ts) AS lo, max(ts) AS hi FROM i GROUP BY key_id),
 v AS (
     SELECT s.* FROM b CROSS JOIN LATERAL (
         SELECT t.id, t.{key_id} AS key_id, t.row_start_ts, t.row_end_ts, t.row_observed_ts,
             {t_tr}
-        FROM {table} t WHERE t.{key_id} = b.key_id
-            AND tstzrange(t.row_start_ts, t.row_end_ts, '[)') && tstzrange(b.lo, b.hi, '[]')
-        OFFSET 0) s  -- per key through the exclusion index, never a scan of the table
+        FROM {table} t WHERE t.{key_id} = b.key_id AND t.row_start_ts <= b.hi
+            AND t.row_start_ts >= coalesce((
+                SELECT max(t0.row_start_ts) FROM {table} t0
+                WHERE t0.{key_id} = b.key_id AND t0.row_start_ts <= b.lo), '-infinity')
+            AND (t.row_end_ts IS NULL OR t.row_end_ts > b.lo)
+        OFFSET 0) s  -- the versions overlapping [lo, hi]: versions never overlap, so from the
+                    -- last one starting at or before lo; two probes of the (key, start) btree,
+                    -- a few times cheaper than the exclusion constraint's gist index
     UNION ALL
     SELECT s.* FROM b CROSS JOIN LATERAL (
         SELECT t.id, t.{key_id}, t.row_start_ts, t.row_end_ts, t.row_observed_ts, {t_tr}
@@ -392,9 +403,12 @@ SELECT NULL, (SELECT count(*) FROM c WHERE vid IS NOT NULL AND NOT same),
 class Scd2Writer:
     """Writes batches of observations into one SCD2 table (statements built once)."""
 
-    def __init__(self, table: Scd2Table, *, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    def __init__(
+        self, table: Scd2Table, *, retry: RetryPolicy = DEFAULT_RETRY, copy_from: int = COPY_FROM
+    ) -> None:
         self.table = table
         self.retry = retry
+        self.copy_from = copy_from  # batches of at least this many observations use COPY
         self._build_statements()
 
     def _build_statements(self) -> None:
@@ -407,10 +421,6 @@ class Scd2Writer:
             sql.SQL("{} = {}").format(sql.Identifier("k", c.name), sql.Identifier("i", c.name))
             for c in bk
         )
-        self._insert_keys = sql.SQL(
-            "INSERT INTO {keys} ({bk}) SELECT {bk} FROM unnest({arrays}) AS i({bk}) "
-            "ORDER BY {bk} ON CONFLICT DO NOTHING"
-        ).format(keys=keys, bk=_names(bk), arrays=_arrays(bk))
         self._lock_keys = sql.SQL(
             "SELECT k.{key_id} FROM {keys} k JOIN unnest({arrays}) AS i({bk}) ON {match} "
             "ORDER BY k.{key_id} FOR NO KEY UPDATE OF k"
@@ -438,8 +448,54 @@ class Scd2Writer:
             sql.SQL(" OR {c} IS DISTINCT FROM lag({c}) OVER w").format(c=sql.Identifier(c.name))
             for c in tr
         )
+        stage = sql.Identifier("pg_temp", f"precog_scd2_stage_{t.name}")
+        plan = sql.Identifier("pg_temp", f"precog_scd2_plan_{t.name}")
+        self._create_staging = sql.SQL(
+            "DO $$ BEGIN IF to_regclass({stage_name}) IS NULL THEN "
+            "CREATE TEMP TABLE {stage} (ts timestamptz, {stage_cols}, ord bigint) "
+            "ON COMMIT DELETE ROWS; END IF; "
+            "IF to_regclass({plan_name}) IS NULL THEN "
+            "CREATE TEMP TABLE {plan} (key_id bigint, vid bigint, ord bigint, "
+            "start_ts timestamptz, end_ts timestamptz, observed_ts timestamptz, first boolean, "
+            "grows boolean, shrinks boolean) ON COMMIT DELETE ROWS; END IF; END $$"
+        ).format(
+            stage=stage,
+            plan=plan,
+            stage_name=sql.Literal(f"pg_temp.precog_scd2_stage_{t.name}"),
+            plan_name=sql.Literal(f"pg_temp.precog_scd2_plan_{t.name}"),
+            stage_cols=sql.SQL(", ").join(
+                sql.SQL("{} {}").format(
+                    sql.Identifier(c.name), sql.SQL("text" if c.is_json else c.sql_type)
+                )
+                for c in (*bk, *tr)
+            ),
+        )
+        # Earlier batches of the same transaction may have left rows (cleared at commit).
+        self._clear_staging = [
+            sql.SQL("DELETE FROM {}").format(stage),
+            sql.SQL("DELETE FROM {}").format(plan),
+        ]
+        self._copy_stage = sql.SQL("COPY {stage} (ts, {cols}, ord) FROM STDIN").format(
+            stage=stage, cols=_names([*bk, *tr])
+        )
+        self._fill_stage = sql.SQL(
+            "INSERT INTO {stage} (ts, {cols}, ord) SELECT * FROM unnest({arrays}) WITH ORDINALITY"
+        ).format(
+            stage=stage,
+            cols=_names([*bk, *tr]),
+            arrays=_arrays([*bk, *tr], first=["timestamptz[]"]),
+        )
+        stage_keys = sql.SQL("SELECT DISTINCT {bk} FROM {stage}").format(bk=_names(bk), stage=stage)
+        self._insert_staged_keys = sql.SQL(
+            "INSERT INTO {keys} ({bk}) {stage_keys} ORDER BY {bk} ON CONFLICT DO NOTHING"
+        ).format(keys=keys, bk=_names(bk), stage_keys=stage_keys)
+        self._lock_staged_keys = sql.SQL(
+            "SELECT k.{key_id} FROM {keys} k JOIN ({stage_keys}) AS i ON {match} "
+            "ORDER BY k.{key_id} FOR NO KEY UPDATE OF k"
+        ).format(key_id=key_id, keys=keys, stage_keys=stage_keys, match=key_match)
         self._plan = sql.SQL(_PLAN).format(
-            in_arrays=_arrays([*bk, *tr], first=["timestamptz[]"]),
+            stage=stage,
+            plan=plan,
             bk=_names(bk),
             tr=_names(tr),
             key_id=key_id,
@@ -457,30 +513,36 @@ class Scd2Writer:
             gi_tr=_names(tr, "gi"),
             changed=changed,
         )
+        # The plan's last row (key_id NULL) carries the batch's counts: stale in vid, matched
+        # observations in ord.
         self._shrink = sql.SQL(
-            "UPDATE {table} t SET row_end_ts = s.end_ts, row_observed_ts = s.observed_ts, "
-            "row_current_ind = s.end_ts IS NULL "
-            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
-            "AS s(id, end_ts, observed_ts) WHERE t.id = s.id"
-        ).format(table=table)
+            "UPDATE {table} t SET row_end_ts = p.end_ts, row_observed_ts = p.observed_ts, "
+            "row_current_ind = p.end_ts IS NULL FROM {plan} p "
+            "WHERE p.key_id IS NOT NULL AND p.shrinks AND t.id = p.vid"
+        ).format(table=table, plan=plan)
         self._grow = sql.SQL(
-            "UPDATE {table} t SET row_start_ts = s.start_ts "
-            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS s(id, start_ts) WHERE t.id = s.id"
-        ).format(table=table)
+            "UPDATE {table} t SET row_start_ts = p.start_ts FROM {plan} p "
+            "WHERE p.key_id IS NOT NULL AND p.grows AND t.id = p.vid"
+        ).format(table=table, plan=plan)
         self._insert = sql.SQL(
             "INSERT INTO {table} ({key_id}, {cols}, row_start_ts, row_end_ts, row_observed_ts, "
-            "row_current_ind) SELECT n.key_id, {n_cols}, n.start_ts, n.end_ts, n.observed_ts, "
-            "n.end_ts IS NULL FROM unnest({arrays}) AS n(key_id, start_ts, end_ts, "
-            "observed_ts, {cols})"
+            "row_current_ind) SELECT p.key_id, {s_cols}, p.start_ts, p.end_ts, p.observed_ts, "
+            "p.end_ts IS NULL FROM {plan} p JOIN {stage} s ON s.ord = p.ord "
+            "WHERE p.key_id IS NOT NULL AND p.vid IS NULL"
         ).format(
             table=table,
             key_id=key_id,
             cols=_names([*bk, *tr]),
-            n_cols=sql.SQL(", ").join(_typed("n", c) for c in (*bk, *tr)),
-            arrays=_arrays(
-                [*bk, *tr], first=["bigint[]", "timestamptz[]", "timestamptz[]", "timestamptz[]"]
-            ),
+            s_cols=sql.SQL(", ").join(_typed("s", c) for c in (*bk, *tr)),
+            plan=plan,
+            stage=stage,
         )
+        self._counts = sql.SQL(
+            "SELECT count(*) FILTER (WHERE key_id IS NOT NULL AND vid IS NULL AND first), "
+            "count(*) FILTER (WHERE key_id IS NOT NULL AND vid IS NULL AND NOT first), "
+            "max(vid) FILTER (WHERE key_id IS NULL), max(ord) FILTER (WHERE key_id IS NULL) "
+            "FROM {plan}"
+        ).format(plan=plan)
 
     # ------------------------------------------------------------ public API
 
@@ -564,49 +626,35 @@ class Scd2Writer:
         ]
 
     async def _write(self, conn: AsyncConnection[Any], batch: Sequence[_Prepared]) -> UpsertResult:
-        key_arrays = self._key_arrays([obs.key for obs in batch])
-        width = len(self.table.business_key) + len(self.table.tracked)
-        inputs: list[list[Any]] = [[obs.at for obs in batch]]
-        inputs += [[obs.params[i] for obs in batch] for i in range(width)]
+        staged_by_copy = len(batch) >= self.copy_from
         async with conn.pipeline():
-            await conn.execute(self._insert_keys, key_arrays)
-            await conn.execute(self._lock_keys, key_arrays)
-            plan_cur = await conn.execute(self._plan, inputs)
-        rows = await plan_cur.fetchall()
-        plan = [row for row in rows if row[0] is not None]
-        summary = next(row for row in rows if row[0] is None)
-        stale, matched = int(summary[1]), int(summary[2])
+            await conn.execute(self._create_staging)
+            for statement in self._clear_staging:
+                await conn.execute(statement)
+            if not staged_by_copy:
+                width = len(self.table.business_key) + len(self.table.tracked)
+                inputs: list[list[Any]] = [[obs.at for obs in batch]]
+                inputs += [[obs.params[i] for obs in batch] for i in range(width)]
+                await conn.execute(self._fill_stage, inputs)
+        if staged_by_copy:
+            async with conn.cursor().copy(self._copy_stage) as copy:
+                for number, obs in enumerate(batch, 1):
+                    await copy.write_row((obs.at, *obs.params, number))
+        async with conn.pipeline():
+            await conn.execute(self._insert_staged_keys)
+            await conn.execute(self._lock_staged_keys)
+            await conn.execute(self._plan)
+            await conn.execute(self._shrink)
+            await conn.execute(self._grow)
+            await conn.execute(self._insert)
+            counts = await conn.execute(self._counts)
+        row = await counts.fetchone()
+        assert row is not None  # an aggregate always returns one row
+        created, updated, stale, matched = (int(v or 0) for v in row)
         if matched != len(batch):  # only if a key's type does not round-trip (str vs int)
             raise ValueError(
                 f"{self.table.name}: {len(batch) - matched} observations lost their key"
             )
-
-        shrink: list[list[Any]] = [[], [], []]
-        grow: list[list[Any]] = [[], []]
-        new: list[list[Any]] = [[] for _ in range(4 + width)]
-        created = updated = 0
-        for key_id, vid, ord_, start, end, observed, first, grows, shrinks in plan:
-            if vid is None:  # a run that starts with one of this batch's observations
-                created += bool(first)
-                updated += not first
-                for column, value in zip(
-                    new, (key_id, start, end, observed, *batch[ord_ - 1].params), strict=True
-                ):
-                    column.append(value)
-                continue
-            if shrinks:
-                for column, value in zip(shrink, (vid, end, observed), strict=True):
-                    column.append(value)
-            if grows:
-                grow[0].append(vid)
-                grow[1].append(start)
-        async with conn.pipeline():
-            if shrink[0]:
-                await conn.execute(self._shrink, shrink)
-            if grow[0]:
-                await conn.execute(self._grow, grow)
-            if new[0]:
-                await conn.execute(self._insert, new)
         return UpsertResult(
             created=created,
             updated=updated,

@@ -11,11 +11,15 @@ collector has no database (a dry run), and returns what it fetched with the stor
   id (a fill without a side is reported, not guessed);
 - settlements: appended, idempotent, and their markets move to `finalized`.
 
-`on_page(records)` is called after every page (the CLI's progress bar).
+`on_page(records)` is called after every page (the CLI's progress bar). In a long-running
+collector (`collect()`, the service), fills and settlements after the first cycle are read
+incrementally from the newest one already seen (`min_ts`; the inserts are idempotent, so
+the overlap of one timestamp costs nothing), instead of the whole history every minute.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -68,6 +72,8 @@ class AccountCollector:
         self.client = client
         self.db = db
         self.clock: Clock = clock or SystemClock()
+        self._fills_since: dt.datetime | None = None
+        self._settlements_since: dt.datetime | None = None
 
     async def balance(self) -> tuple[Balance, Any]:
         from precog.database import crud_operations as crud
@@ -134,13 +140,20 @@ class AccountCollector:
                 result = await crud.upsert_positions(conn, snapshots)
                 return result + await crud.close_missing_positions(conn, reported, observed)
 
-    async def fills(self, ticker: str | None = None, on_page: PageCallback = _noop) -> Collected:
+    async def fills(
+        self,
+        ticker: str | None = None,
+        on_page: PageCallback = _noop,
+        *,
+        since: dt.datetime | None = None,
+    ) -> Collected:
         from precog.database import crud_operations as crud
         from precog.database.records import FillInput
 
         fills: list[Fill] = []
         # Live fills, then the history before Kalshi's cutoff (GET /historical/fills).
-        async for page in self.client.iter_all_fill_pages(limit=PAGE, ticker=ticker):
+        pages = self.client.iter_all_fill_pages(limit=PAGE, ticker=ticker, min_ts=since)
+        async for page in pages:
             fills.extend(page.items)
             on_page(len(page.items))
         # A fill must say which exposure it gained; one that does not is reported, not guessed.
@@ -162,13 +175,18 @@ class AccountCollector:
         return out
 
     async def settlements(
-        self, ticker: str | None = None, on_page: PageCallback = _noop
+        self,
+        ticker: str | None = None,
+        on_page: PageCallback = _noop,
+        *,
+        since: dt.datetime | None = None,
     ) -> Collected:
         from precog.database import crud_operations as crud
         from precog.database.records import InsertResult, SettlementInput
 
         settlements: list[Settlement] = []
-        async for page in self.client.iter_settlement_pages(limit=PAGE, ticker=ticker):
+        pages = self.client.iter_settlement_pages(limit=PAGE, ticker=ticker, min_ts=since)
+        async for page in pages:
             settlements.extend(page.items)
             on_page(len(page.items))
         out = Collected(items=settlements)
@@ -193,12 +211,15 @@ class AccountCollector:
     async def collect(self) -> AccountState:
         """One account cycle: balance, positions, fills, settlements, in that order."""
         balance, _ = await self.balance()
-        return AccountState(
-            balance=balance,
-            positions=await self.positions(),
-            fills=await self.fills(),
-            settlements=await self.settlements(),
+        positions = await self.positions()
+        fills = await self.fills(since=self._fills_since)
+        settlements = await self.settlements(since=self._settlements_since)
+        # Only after everything was stored: a failed cycle is read again in full next time.
+        self._fills_since = max((f.created_time for f in fills.items), default=self._fills_since)
+        self._settlements_since = max(
+            (s.settled_time for s in settlements.items), default=self._settlements_since
         )
+        return AccountState(balance, positions, fills, settlements)
 
 
 __all__ = ["AccountCollector", "AccountState", "Collected"]

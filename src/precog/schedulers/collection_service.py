@@ -2,9 +2,9 @@
 (the account, on a fixed interval, and the game-state poller, on its own live/idle pace).
 
 A `Collector` is anything with a `name`, a `run()` that works until cancelled and survives
-its own failed cycles, and a `summary()`. A `PeriodicCollector` runs one async job every
-`interval` seconds on the injected clock; a failed cycle is logged and counted and the next
-one runs on schedule. `CollectionService` starts the manager and every collector, runs until
+its own failed cycles, and a `summary()`: a `PeriodicJob` (`schedulers/periodic.py`, one
+async job every interval on the injected clock) or the game-state poller on its own
+live/idle pace. `CollectionService` starts the manager and every collector, runs until
 `stop` is set or `duration` passes, then stops the sources and flushes the persistence queue
 (bounded), and reports a summary.
 """
@@ -14,13 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from precog.schedulers.kalshi_poller import _one_line
 from precog.schedulers.market_data_manager import MarketDataManager
-from precog.utils.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
 
@@ -31,37 +27,6 @@ class Collector(Protocol):
     async def run(self) -> None: ...
 
     def summary(self) -> dict[str, Any]: ...
-
-
-@dataclass
-class PeriodicCollector:
-    """`job()` every `interval` seconds; survives failed cycles."""
-
-    name: str
-    job: Callable[[], Awaitable[Any]]
-    interval: float
-    clock: Clock = field(default_factory=SystemClock)
-    cycles: int = 0
-    failures: int = 0
-    last_error: str | None = None
-
-    async def run(self) -> None:
-        while True:
-            started = self.clock.monotonic()
-            try:
-                await self.job()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # one failed cycle must not end the collector
-                self.failures += 1
-                self.last_error = _one_line(exc)
-                logger.warning("%s collection failed (retried next cycle): %s", self.name, exc)
-            self.cycles += 1
-            elapsed = self.clock.monotonic() - started
-            await self.clock.sleep(max(0.0, self.interval - elapsed))
-
-    def summary(self) -> dict[str, Any]:
-        return {"cycles": self.cycles, "failures": self.failures, "last_error": self.last_error}
 
 
 class CollectionService:
@@ -95,4 +60,4 @@ class CollectionService:
         return out
 
 
-__all__ = ["CollectionService", "Collector", "PeriodicCollector"]
+__all__ = ["CollectionService", "Collector"]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 from precog.api_connectors.errors import NotFoundError
 from precog.database.records import MarketSnapshot
 from precog.database.scd2 import UpsertResult
+from precog.schedulers.periodic import one_line
 from precog.utils.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
@@ -369,8 +370,8 @@ class KalshiPoller:
         except Exception as exc:  # one failed cycle must not end the loop
             self.stats.cycles += 1
             self.stats.failed_cycles += 1
-            self.stats.last_error = _one_line(exc)
-            logger.warning("market poll failed (the next cycle retries): %s", _one_line(exc))
+            self.stats.last_error = one_line(exc)
+            logger.warning("market poll failed (the next cycle retries): %s", one_line(exc))
 
     async def _guarded_account(self) -> None:
         assert self.account is not None
@@ -382,8 +383,8 @@ class KalshiPoller:
         except Exception as exc:  # same rule as for markets
             self.stats.account_cycles += 1
             self.stats.account_failed += 1
-            self.stats.last_error = _one_line(exc)
-            logger.warning("account poll failed (the next cycle retries): %s", _one_line(exc))
+            self.stats.last_error = one_line(exc)
+            logger.warning("account poll failed (the next cycle retries): %s", one_line(exc))
 
 
 def _next_tick(previous: float, interval: float, now: float) -> float:
@@ -394,11 +395,6 @@ def _next_tick(previous: float, interval: float, now: float) -> float:
     while tick <= now:  # floor division of floats can land one interval short
         tick += interval
     return tick
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 __all__ = [

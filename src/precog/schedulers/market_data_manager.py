@@ -11,7 +11,8 @@ Sources:
   (no update for `stale_after` seconds) while it is up. Markets first seen by polling are
   subscribed on the stream. Each full poll also reconciles: a stream-fed quote that differs
   from REST and got no stream update since the poll started is a mismatch, counted and
-  corrected (REST wins).
+  corrected (REST wins); a market the stream updated after the poll's request went out
+  keeps the stream's (newer) state and the poll's answer for it is skipped.
 
 Both sources produce `MarketSnapshot`s through one convention (`kalshi_poller.market_snapshot`
 for REST; a stream update replaces the same price fields of the market's last snapshot), so
@@ -39,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 from precog.database.records import MarketSnapshot
 from precog.database.scd2 import UpsertResult
 from precog.errors import ServiceUnavailableError
-from precog.schedulers.kalshi_poller import KalshiPoller, MarketSelection, _one_line
+from precog.schedulers.kalshi_poller import KalshiPoller, MarketSelection
+from precog.schedulers.periodic import PeriodicJob, one_line
 from precog.utils.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
@@ -150,7 +152,7 @@ class PersistenceQueue:
                 continue
             except Exception as exc:  # a batch the database refuses must not stop the writer
                 self.stats.write_failures += 1
-                logger.error("dropping a batch of %d updates: %s", len(batch), _one_line(exc))
+                logger.error("dropping a batch of %d updates: %s", len(batch), one_line(exc))
                 self.stats.dropped += len(batch)
                 result = UpsertResult()
             if self.database_down:
@@ -249,6 +251,7 @@ class ManagerStats:
     failovers: int = 0
     switch_backs: int = 0
     mismatches: int = 0
+    superseded_polls: int = 0  # poll answers older than a stream update: not applied
     subscribed: int = 0
     last_error: str | None = None
 
@@ -300,6 +303,7 @@ class MarketDataManager:
         self._to_subscribe: set[str] = set()
         self._stream_up = False
         self._warned_empty = False
+        self._next_full = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = ManagerStats()
         self.listeners: list[Callable[[Quote], None]] = []
@@ -315,6 +319,16 @@ class MarketDataManager:
 
     # -- intake ------------------------------------------------------------------------
     async def _accept(self, snapshot: MarketSnapshot, source: str) -> None:
+        current = self.cache.get(snapshot.ticker)
+        if (
+            source == POLL
+            and current is not None
+            and current.source == STREAM
+            and current.updated >= self._poll_started
+        ):
+            # The stream spoke after this poll's request went out: REST's answer is older.
+            self.stats.superseded_polls += 1
+            return
         # Versions of one market start in the order the manager took them in: the venue's
         # `ts` has whole seconds (several updates share one) and REST has no time at all, so
         # a start not after the previous one moves just past it instead of being dropped
@@ -415,8 +429,8 @@ class MarketDataManager:
             raise
         except Exception as exc:  # one failed poll must not stop the service
             self.stats.poll_failures += 1
-            self.stats.last_error = _one_line(exc)
-            logger.warning("poll failed (the next one retries): %s", _one_line(exc))
+            self.stats.last_error = one_line(exc)
+            logger.warning("poll failed (the next one retries): %s", one_line(exc))
         finally:
             self._reconciling = False
         await self._subscribe_new()
@@ -431,21 +445,20 @@ class MarketDataManager:
             else:
                 await self.stream.update_subscription(self._subscription, add_markets=new)
         except Exception as exc:  # the replay after a reconnect carries the list
-            logger.warning("subscribing %d markets failed: %s", len(new), _one_line(exc))
+            logger.warning("subscribing %d markets failed: %s", len(new), one_line(exc))
             if self._subscription is None:
                 self._to_subscribe.update(new)
             return
         self.stats.subscribed += len(new)
 
-    async def _poll_loop(self) -> None:
-        next_full = self.clock.monotonic()
-        while True:
-            now = self.clock.monotonic()
-            full = now >= next_full or not self._stream_up
-            await self.poll(full=full)
-            if full:
-                next_full = now + self.discovery_interval
-            await self.clock.sleep(self.poll_interval)
+    async def _poll_tick(self) -> None:
+        """Every `poll_interval`: a full poll when discovery is due or the stream is down,
+        else the stale markets only."""
+        now = self.clock.monotonic()
+        full = now >= self._next_full or not self._stream_up
+        await self.poll(full=full)
+        if full:
+            self._next_full = now + self.discovery_interval
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -455,7 +468,9 @@ class MarketDataManager:
         if self.stream is not None:
             await self.stream.start()
             self._tasks.append(asyncio.create_task(self._consume_stream(), name="stream-intake"))
-        self._tasks.append(asyncio.create_task(self._poll_loop(), name="market-polling"))
+        self._next_full = self.clock.monotonic()
+        polling = PeriodicJob("market polling", self._poll_tick, self.poll_interval, self.clock)
+        self._tasks.append(asyncio.create_task(polling.run(), name="market-polling"))
 
     async def stop(self, flush_timeout: float = 30.0) -> None:
         """Stop the sources, then flush everything queued (bounded by `flush_timeout`)."""
@@ -487,6 +502,7 @@ class MarketDataManager:
             "failovers": s.failovers,
             "switch_backs": s.switch_backs,
             "mismatches": s.mismatches,
+            "superseded_polls": s.superseded_polls,
             "subscribed": s.subscribed,
             "last_error": s.last_error,
         }
