@@ -161,10 +161,12 @@ TARGETS: dict[str, Target] = {
             "kalshi_models",
             "kalshi_client",
             ("src/precog/api_connectors/kalshi_models.py",),
+            # unit tests only: with the parser property tests each of the ~1750 mutants
+            # takes seconds (measured: 15 mutants a minute, about two hours in all)
             (
                 "tests/unit/test_kalshi_client_models*.py",
                 "tests/unit/test_kalshi_client_field*.py",
-                "tests/property/test_kalshi_client_*.py",
+                "tests/unit/test_kalshi_client_records*.py",
             ),
         ),
         Target(
