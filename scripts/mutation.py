@@ -167,6 +167,7 @@ TARGETS: dict[str, Target] = {
                 "tests/unit/test_kalshi_client_models*.py",
                 "tests/unit/test_kalshi_client_field*.py",
                 "tests/unit/test_kalshi_client_records*.py",
+                "tests/unit/test_kalshi_client_positions*.py",
             ),
         ),
         Target(
@@ -232,6 +233,12 @@ def prepare_workspace(target: Target) -> Path:
     workspace.mkdir(parents=True)
     for name in ("src", "tests", "conftest.py"):
         (workspace / name).symlink_to(ROOT / name)
+    write_settings(workspace, target)
+    return workspace
+
+
+def write_settings(workspace: Path, target: Target) -> None:
+    """The workspace's pyproject.toml: ours plus a [tool.mutmut] table for this target."""
     settings = {
         "source_paths": ["src"],
         "only_mutate": list(target.sources),
@@ -245,7 +252,6 @@ def prepare_workspace(target: Target) -> Path:
     lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     (workspace / "pyproject.toml").write_text(pyproject + "\n".join(lines) + "\n", "utf-8")
-    return workspace
 
 
 def read_statuses(workspace: Path, target: Target) -> dict[str, str]:
@@ -376,6 +382,44 @@ def save(results: dict[str, dict[str, Any]], path: Path = RESULTS) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def retest(name: str, equivalents: dict[str, str]) -> int:
+    """Run the last run's undetected mutants of one target again, against the current tests
+    (after tests were added for them); the other mutants keep their verdicts."""
+    target = TARGETS[name]
+    workspace = WORK / name
+    existing = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    previous = existing.get("targets", {}).get(name)
+    before = read_statuses(workspace, target)
+    if previous is None or not before:
+        print(f"mutation: no earlier run of {name} to retest; run it first", file=sys.stderr)
+        return EXIT_USAGE
+    again = sorted(n for n, s in before.items() if s not in {"killed", "timeout"})
+    write_settings(workspace, target)
+    mutmut = Path(sys.executable).parent / "mutmut"
+    commit = _git_head()
+    started = time.monotonic()
+    log = WORK / f"{name}.retest.log"
+    with log.open("w", encoding="utf-8") as out:
+        subprocess.call(
+            ["nice", "-n", "19", str(mutmut), "run", "--max-children", "2", *again],
+            cwd=workspace,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    after = read_statuses(workspace, target)
+    statuses = {n: (after.get(n, s) if n in again else s) for n, s in before.items()}
+    result = {
+        **previous,
+        **score(statuses, equivalents),
+        "seconds": round(float(previous["seconds"]) + time.monotonic() - started, 1),
+        "tests": target.test_files(),
+        "retested": {"commit": commit, "mutants": len(again)},
+    }
+    save({name: result})
+    print(summary_line(name, result))
+    return EXIT_BELOW if result["score"] is None or result["score"] < THRESHOLD else 0
+
+
 def rescore(names: list[str], equivalents: dict[str, str]) -> int:
     """Recount the targets' last runs (their workspaces) against the current equivalents."""
     existing = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
@@ -414,6 +458,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--module", action="append", help="run only this target (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the targets and exit")
     parser.add_argument(
+        "--retest",
+        action="store_true",
+        help="run the last run's surviving mutants of --module NAME again with the current tests",
+    )
+    parser.add_argument(
         "--rescore",
         action="store_true",
         help="recount the last run of each target with the current equivalent list (no rerun)",
@@ -435,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     equivalents = load_equivalents()
     if args.rescore:
         return rescore(names, equivalents)
+    if args.retest:
+        return sum(retest(name, equivalents) for name in args.module or []) and EXIT_BELOW
     results: dict[str, dict[str, Any]] = {}
     for name in names:
         target = TARGETS[name]
