@@ -168,6 +168,7 @@ TARGETS: dict[str, Target] = {
                 "tests/unit/test_kalshi_client_field*.py",
                 "tests/unit/test_kalshi_client_records*.py",
                 "tests/unit/test_kalshi_client_positions*.py",
+                "tests/unit/test_kalshi_client_market_*.py",
             ),
         ),
         Target(
