@@ -342,6 +342,13 @@ def _changed_since(commit: str, sources: list[str]) -> bool | None:
     return {0: False, 1: True}.get(out.returncode)
 
 
+def _retest(entry: dict[str, Any]) -> str:
+    retested = entry.get("retested")
+    if not isinstance(retested, dict):
+        return ""
+    return f"; {retested.get('mutants', '?')} undetected retested at {retested.get('commit', '?')}"
+
+
 def _exclusions(targets: dict[str, dict[str, Any]]) -> list[str]:
     """One line per target with code left out of its mutation, and why."""
     lines = []
@@ -384,7 +391,7 @@ def mutation_section(path: Path) -> tuple[list[str], Criterion]:
             f"| {name} | {entry.get('module', '')} | {entry.get('mutants', 0)} "
             f"| {entry.get('killed', 0)} | {entry.get('timeout', 0)} | {entry.get('survived', 0)} "
             f"| {len(entry.get('equivalent', []))} | {shown} | {entry.get('seconds', 0):.0f} s "
-            f"| {entry.get('commit', '?')}{_FRESHNESS[changed]} |"
+            f"| {entry.get('commit', '?')}{_FRESHNESS[changed]}{_retest(entry)} |"
         )
     missing = [name for name in data.get("expected", []) if name not in targets]
     lines += [f"| {name} | | | | | | | not run yet | | |" for name in missing]
