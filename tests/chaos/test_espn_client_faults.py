@@ -14,7 +14,7 @@ from precog.api_connectors.espn_client import EspnClient
 from precog.api_connectors.espn_models import EspnUnavailableError
 from precog.config.environment import Environment
 from precog.database.connection import Database, PoolSettings
-from precog.database.crud_sports import tracked_state
+from precog.database.crud_operations.sports import tracked_state
 from precog.sandbox.espn import SCOREBOARD_ROUTE
 from precog.schedulers.game_state_poller import GameStatePoller
 from precog.utils.clock import FakeClock

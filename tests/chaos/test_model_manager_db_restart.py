@@ -11,8 +11,8 @@ import pytest
 
 from precog.analytics.model_manager import ModelManager
 from precog.config.environment import Environment
-from precog.database import crud_models
 from precog.database.connection import Database, PoolSettings
+from precog.database.crud_operations import models as crud_models
 from precog.database.errors import DatabaseUnavailableError
 from tests.plugins.database import ChaosServer, lock_waiters
 from tests.plugins.waiting import eventually_async

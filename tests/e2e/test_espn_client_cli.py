@@ -18,7 +18,7 @@ from precog.api_connectors.espn_models import (
 )
 from precog.config.environment import Environment
 from precog.database.connection import Database, PoolSettings
-from precog.database.crud_sports import record_games
+from precog.database.crud_operations.sports import record_games
 from precog.utils.clock import FakeClock
 from tests.plugins.cli_runner import PrecogCli
 from tests.plugins.sandbox import RunningSandbox, SandboxFactory

@@ -11,7 +11,7 @@ import pytest
 from precog.api_connectors.espn_client import EspnClient
 from precog.database import crud_operations as crud
 from precog.database.connection import Database
-from precog.database.crud_sports import find_game_history, record_games
+from precog.database.crud_operations.sports import find_game_history, record_games
 from precog.schedulers.game_state_poller import GameStatePoller
 from precog.utils.clock import FakeClock
 from tests.plugins.espn_cassettes import GAMEDAY, CassetteServer, load_cassette

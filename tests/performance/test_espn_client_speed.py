@@ -20,7 +20,7 @@ import pytest
 from precog.api_connectors.espn_client import EspnClient
 from precog.api_connectors.espn_models import decode_json, parse_scoreboard
 from precog.database.connection import Database
-from precog.database.crud_sports import record_games
+from precog.database.crud_operations.sports import record_games
 from precog.sandbox.espn import EspnSimulator
 from precog.schedulers.game_state_poller import GameStatePoller
 from precog.utils.clock import FakeClock

@@ -30,7 +30,7 @@ from precog.api_connectors.espn_models import (
 )
 from precog.config.environment import Environment
 from precog.database.connection import Database, PoolSettings
-from precog.database.crud_sports import record_games
+from precog.database.crud_operations.sports import record_games
 from precog.sandbox.espn import SHAPES, EspnSimulator, day_schedule
 from tests.plugins.espn_cassettes import GAMEDAY, load_cassette
 from tests.plugins.game_history import check_game_history

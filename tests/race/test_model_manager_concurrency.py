@@ -26,7 +26,7 @@ from precog.analytics.model_manager import (
 )
 from precog.config.environment import Environment
 from precog.database.connection import Database, PoolSettings
-from precog.database.crud_models import ModelRow
+from precog.database.crud_operations.models import ModelRow
 from tests.plugins.database import lock_waiters
 from tests.plugins.waiting import eventually_async
 

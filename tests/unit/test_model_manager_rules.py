@@ -24,7 +24,7 @@ from precog.analytics.model_manager import (
     validate_name,
 )
 from precog.cli.model_commands import read_config_file
-from precog.database.crud_models import dumps_exact, loads_exact
+from precog.database.crud_operations.models import dumps_exact, loads_exact
 from precog.errors import EXIT_USAGE, ConfigError
 
 pytestmark = pytest.mark.module("model_manager")

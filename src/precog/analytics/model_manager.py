@@ -15,7 +15,7 @@ stored; a new config is a new version. This module owns:
   version, illegal transition, an attempt to change a stored config (which the database's
   trigger also refuses), unknown model, invalid input.
 
-Storage is `precog.database.crud_models`; the database enforces the same invariants
+Storage is `precog.database.crud_operations.models`; the database enforces the same invariants
 (unique (name, version), one active per name, canonical versions, config immutability).
 """
 
@@ -28,9 +28,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from precog.database import crud_models
 from precog.database.connection import Database
-from precog.database.crud_models import Conn, ModelRow, NewModel
+from precog.database.crud_operations import models as crud_models
+from precog.database.crud_operations.models import Conn, ModelRow, NewModel
 from precog.database.errors import UniqueViolationError
 from precog.errors import ConfigError
 from precog.utils.clock import Clock, SystemClock

@@ -177,7 +177,7 @@ def history(
 ) -> None:
     """Show every recorded state (SCD2 version) of one game."""
     from precog.database.connection import Database
-    from precog.database.crud_sports import GameHistory, find_game_history
+    from precog.database.crud_operations.sports import GameHistory, find_game_history
 
     async def load() -> GameHistory | None:
         db = await Database.open(os.environ)

@@ -26,7 +26,7 @@ import typer
 
 if TYPE_CHECKING:
     from precog.analytics.model_manager import ModelManager
-    from precog.database.crud_models import ModelRow
+    from precog.database.crud_operations.models import ModelRow
 
 T = TypeVar("T")
 
@@ -119,7 +119,7 @@ def _as_dict(row: ModelRow) -> dict[str, Any]:
 
 
 def _print_json(data: Any) -> None:
-    from precog.database.crud_models import dumps_exact
+    from precog.database.crud_operations.models import dumps_exact
 
     typer.echo(dumps_exact(data))
 

@@ -16,6 +16,7 @@ This module owns:
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import time
@@ -57,6 +58,8 @@ from precog.errors import ConfigError, PrecogError
 
 # psycopg_pool counters that grow when connections die (server restart, crash).
 _LOSS_COUNTERS = ("connections_lost", "connections_errors", "returns_bad")
+# A pool timeout this soon after connections died is the pool reconnecting, not exhaustion.
+_RECONNECT_WINDOW_SECONDS = 60.0
 
 RECONNECT_GIVE_UP_SECONDS = 2.0
 _RESET_SESSION = (
@@ -287,6 +290,8 @@ class Database:
         self.env = env
         self.description = description
         self._conninfo = conninfo
+        self._losses_seen = 0  # connection losses counted when last looked at
+        self._losses_changed_at = -math.inf  # monotonic time they were last seen growing
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
             conninfo,
             min_size=self.settings.min_size,
@@ -389,12 +394,10 @@ class Database:
             # Either every connection is busy, or the server is gone and none can be made:
             # a direct probe tells the two apart (and names the real cause).
             await self._probe()
-            stats = self.stats()
-            lost = sum(stats.get(k, 0) for k in _LOSS_COUNTERS)
-            if stats.get("pool_size", 0) < self.settings.max_size and lost:
-                # Not full after losing connections: the server came back and the pool is
-                # still reconnecting. (Not full without any loss: it is still growing under
-                # load, which for the caller is exhaustion.)
+            if self._recently_lost_connections():
+                # The server is back, but the pool is still replacing the connections it
+                # lost. (Without losses a timeout is exhaustion, also while the pool is
+                # still growing under load.)
                 raise DatabaseUnavailableError(
                     f"database at {self.description} is reachable again but the pool has not "
                     f"reconnected within {self.settings.timeout}s; retry the operation"
@@ -431,6 +434,14 @@ class Database:
                 f"{current or 'base (empty)'} but this Precog needs {head}: "
                 "run `precog db upgrade`"
             )
+
+    def _recently_lost_connections(self) -> bool:
+        stats = self.stats()
+        losses = sum(stats.get(k, 0) for k in _LOSS_COUNTERS)
+        now = time.monotonic()
+        if losses != self._losses_seen:
+            self._losses_seen, self._losses_changed_at = losses, now
+        return now - self._losses_changed_at < _RECONNECT_WINDOW_SECONDS
 
     def stats(self) -> dict[str, int]:
         """Pool counters (psycopg_pool names: pool_size, pool_available, requests_waiting...)."""

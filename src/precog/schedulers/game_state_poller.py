@@ -3,7 +3,7 @@
 One `poll_once()` fetches every configured league's scoreboard (one failing league is
 counted and the others still recorded), keeps the games whose tracked state changed since
 the last accepted observation (an in-memory check, so unchanged games cost no database
-round trip) and writes them through `crud_sports.record_games` (teams, venues, SCD2
+round trip) and writes them through `crud_operations.sports.record_games` (teams, venues, SCD2
 versions) in one transaction. `run()` repeats that until cancelled: every
 `live_interval` seconds while any game is live, `idle_interval` otherwise.
 
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from precog.api_connectors.espn_models import LEAGUES, Game, Scoreboard
-from precog.database.crud_sports import record_games, tracked_state
+from precog.database.crud_operations.sports import record_games, tracked_state
 from precog.database.errors import (
     ConcurrencyConflictError,
     DatabaseUnavailableError,
