@@ -55,7 +55,11 @@ async def test_simulator_faults_are_retried_and_a_failing_poll_does_not_stop_the
 
         # every request fails: each poll is counted as failed, the loop keeps going
         faults.configure(error_rates={"*": 1.0})
-        poller = GameStatePoller(client, db_pool, leagues=["ncaaf", "nhl"], clock=clock)
+        # The poller sleeps on a clock of its own: failing polls spin fast, and on the
+        # sandbox's clock every idle sleep would push the simulation days ahead.
+        poller = GameStatePoller(
+            client, db_pool, leagues=["ncaaf", "nhl"], clock=FakeClock(wall=SATURDAY)
+        )
         with pytest.raises(EspnUnavailableError):
             await client.get_scoreboard("nhl")
         task = asyncio.create_task(poller.run())
