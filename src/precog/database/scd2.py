@@ -580,7 +580,7 @@ class Scd2Writer:
 
         async def attempt() -> UpsertResult:
             async with conn.transaction():
-                arrays = self._key_arrays(by_key)
+                arrays = self._key_arrays(list(by_key))
                 async with conn.pipeline():
                     await conn.execute(self._lock_keys, arrays)
                     cur = await conn.execute(self._read_current, arrays)
@@ -616,14 +616,10 @@ class Scd2Writer:
             return await attempt()
         return await retry_async(attempt, policy=self.retry, is_retryable=is_retryable_conflict)
 
-    def _key_arrays(
-        self, keys: Mapping[tuple[Any, ...], Any] | Sequence[tuple[Any, ...]]
-    ) -> list[list[Any]]:
-        ordered = sorted(set(keys), key=repr)  # one global insert order: no deadlock on new keys
-        return [
-            [sql_param(col, key[i]) for key in ordered]
-            for i, col in enumerate(self.table.business_key)
-        ]
+    def _key_arrays(self, keys: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+        """One parameter array per business key column (`_lock_keys` orders the locks)."""
+        columns = enumerate(self.table.business_key)
+        return [[sql_param(col, key[i]) for key in keys] for i, col in columns]
 
     async def _write(self, conn: AsyncConnection[Any], batch: Sequence[_Prepared]) -> UpsertResult:
         staged_by_copy = len(batch) >= self.copy_from
@@ -661,16 +657,3 @@ class Scd2Writer:
             unchanged=len(batch) - created - updated - stale,
             stale=stale,
         )
-
-
-async def upsert(
-    conn: AsyncConnection[Any], table: Scd2Table, observations: Sequence[Observation]
-) -> UpsertResult:
-    """Convenience: `Scd2Writer(table).upsert(conn, observations)` with a cached writer."""
-    writer = _WRITERS.get(table)
-    if writer is None:
-        writer = _WRITERS[table] = Scd2Writer(table)
-    return await writer.upsert(conn, observations)
-
-
-_WRITERS: dict[Scd2Table, Scd2Writer] = {}
