@@ -7,6 +7,11 @@ round trip) and writes them through `crud_operations.sports.record_games` (teams
 versions) in one transaction. `run()` repeats that until cancelled: every
 `live_interval` seconds while any game is live, `idle_interval` otherwise.
 
+A league whose scoreboard fails (429 throttling, a 403 block, 5xx that outlived the client's
+retries) is left out of the next polls for an exponential backoff with jitter (the project's
+`RetryPolicy`: from `live_interval`, doubling, at most `idle_interval`), as ESPN's etiquette
+asks (reference B8); its first success ends the backoff. The other leagues keep their pace.
+
 No version is lost when the database is briefly down: observations that could not be
 written stay queued in order (bounded; `stats.dropped_observations` counts any overflow) and
 are written, with their original receive times, by the next poll that reaches the database.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,6 +38,7 @@ from precog.database.errors import (
 )
 from precog.errors import PrecogError
 from precog.utils.clock import Clock, SystemClock
+from precog.utils.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +74,7 @@ class PollerStats:
     last_poll_at: dt.datetime | None = None
     last_error: str | None = None
     per_league: dict[str, int] = field(default_factory=dict)  # games in the last poll
+    backing_off: list[str] = field(default_factory=list)  # leagues left out after failures
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class GameStatePoller:
         idle_interval: float = 300.0,
         clock: Clock | None = None,
         max_pending: int = MAX_PENDING_GAMES,
+        rng: random.Random | None = None,
     ) -> None:
         if not leagues:
             raise ValueError("at least one league is needed")
@@ -119,6 +128,14 @@ class GameStatePoller:
         self._accepted: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._pending: deque[tuple[dt.datetime, list[Game]]] = deque()
         self._pending_games = 0
+        # consecutive failures and the monotonic time of the next try, per failing league
+        self._backoff = RetryPolicy(
+            base_delay=live_interval,
+            max_delay=idle_interval,
+            rng=rng or random.Random(),  # noqa: S311 (jitter, not security)
+        )
+        self._league_failures: dict[str, int] = {}
+        self._retry_at: dict[str, float] = {}
 
     @classmethod
     def from_settings(
@@ -158,14 +175,21 @@ class GameStatePoller:
         failed: list[str] = []
         changed = 0
         for league in self.leagues:
+            if self.clock.monotonic() < self._retry_at.get(league, float("-inf")):
+                continue  # backing off after failures: its last view is kept
             try:
                 league_games = await self._league_games(league)
             except PrecogError as exc:  # the ESPN errors and any other expected failure
                 failed.append(league)
                 self.stats.league_failures += 1
                 self.stats.last_error = f"{league}: {exc}"
-                logger.warning("ESPN %s scoreboard failed: %s", league, exc)
+                wait = self._back_off(league)
+                logger.warning(
+                    "ESPN %s scoreboard failed: %s; next try in %.0f s", league, exc, wait
+                )
                 continue
+            self._league_failures.pop(league, None)
+            self._retry_at.pop(league, None)
             received = self.clock.now()
             current = {(g.league, g.event_id): g for g in league_games}
             self.games = {k: g for k, g in self.games.items() if k[0] != league} | current
@@ -181,6 +205,7 @@ class GameStatePoller:
             self.stats.per_league[league] = len(league_games)
             games.extend(league_games)
         self.stats.games_seen += len(games)
+        self.stats.backing_off = sorted(self._retry_at)
         self.stats.live_games = sum(1 for g in self.games.values() if g.is_live)
         written, write_error = await self._flush()
         self.stats.polls += 1
@@ -188,6 +213,14 @@ class GameStatePoller:
         if failed or write_error:
             self.stats.failed_polls += 1
         return PollResult(tuple(games), changed, written, tuple(failed), write_error)
+
+    def _back_off(self, league: str) -> float:
+        """Leave `league` out for the next backoff delay; returns the delay in seconds."""
+        failures = self._league_failures.get(league, 0)
+        self._league_failures[league] = failures + 1
+        wait = self._backoff.delay(failures)
+        self._retry_at[league] = self.clock.monotonic() + wait
+        return wait
 
     async def _league_games(self, league: str) -> list[Game]:
         """Today's board, plus the day of any unfinished game that left it.
