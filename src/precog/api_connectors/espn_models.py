@@ -271,10 +271,7 @@ def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, Decimal | float):
-        try:
-            number = Decimal(value)
-        except (InvalidOperation, ValueError):
-            return None
+        number = Decimal(value)  # exact, never raises (a float NaN/inf gives a Decimal one)
         return int(number) if number.is_finite() and number == number.to_integral_value() else None
     if isinstance(value, str):
         text = value.strip()
@@ -286,8 +283,7 @@ def _int(value: Any) -> int | None:
 def _decimal(value: Any) -> Decimal | None:
     if type(value) is Decimal:  # what decode_json gives for fractional numbers
         return value if value.is_finite() else None
-    if isinstance(value, bool) or value is None:
-        return None
+    # a bool is an int, but its text ("True") is no number: Decimal() refuses it below
     if isinstance(value, int | Decimal | float | str):
         try:
             number = Decimal(str(value).strip())
@@ -301,15 +297,16 @@ def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _non_negative(value: int | None, maximum: int | None = None) -> int | None:
-    if value is None or value < 0 or (maximum is not None and value > maximum):
+def _non_negative(value: int | None, maximum: int) -> int | None:
+    if value is None or value < 0 or value > maximum:
         return None
     return value
 
 
 def parse_time(value: Any) -> dt.datetime | None:
     """ESPN's UTC times (`2026-10-04T20:05Z`, seconds optional) as aware datetimes."""
-    text = _text(value)
+    # text only: a number is not a time (20261004 would otherwise read as an ISO date)
+    text = _text(value) if isinstance(value, str) else None
     if text is None:
         return None
     try:
@@ -455,18 +452,14 @@ def _situation(value: Any, home: Competitor, away: Competitor) -> Situation | No
 
 
 def _sides(competitors: Any, event_id: str) -> tuple[Competitor, Competitor]:
-    found: dict[str, Mapping[str, Any]] = {}
-    for entry in _list(competitors):
-        data = _dict(entry)
-        side = _text(data.get("homeAway")) if data is not None else None
-        if data is None or side not in ("home", "away") or side in found:
-            raise EspnParseError(
-                field="competitions[0].competitors",
-                problem="must be one home and one away object",
-                event_id=event_id,
-            )
-        found[side] = data
-    if set(found) != {"home", "away"}:
+    entries = _list(competitors)
+    # side -> entry; an entry that is not an object has no side (None)
+    found: dict[str | None, Mapping[str, Any]] = {}
+    for entry in entries:
+        data = _dict(entry) or {}
+        found[_text(data.get("homeAway"))] = data
+    # two entries whose sides are home and away: exactly one of each, both objects
+    if len(entries) != 2 or set(found) != {"home", "away"}:
         raise EspnParseError(
             field="competitions[0].competitors",
             problem="must be one home and one away object",
@@ -522,7 +515,7 @@ def parse_event(data: Any, league: str) -> Game:
 def _clock(value: Any) -> Decimal | None:
     number = _decimal(value)
     # NUMERIC(10,2) in game_states: a clock is seconds within a period.
-    if number is None or number < 0 or number >= Decimal("1e6"):
+    if number is None or number < 0 or number >= 1_000_000:
         return None
     return number.quantize(Decimal("0.01"))
 
@@ -546,7 +539,8 @@ def parse_scoreboard(body: Any, league: str) -> Scoreboard:
         games[game.event_id] = game  # the same game may appear twice (group overlap)
     season = _dict(data.get("season")) or {}
     day = _dict(data.get("day")) or {}
-    day_text = _text(day.get("date"))
+    day_raw = day.get("date")
+    day_text = _text(day_raw) if isinstance(day_raw, str) else None  # as in parse_time
     try:
         day_date = dt.date.fromisoformat(day_text) if day_text else None
     except ValueError:
