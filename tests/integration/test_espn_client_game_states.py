@@ -90,6 +90,47 @@ async def test_game_states_through_the_scd2_writer(
         assert await find_game_history(conn, "does-not-exist") is None
 
 
+async def test_college_rankings_are_kept_per_poll_season_and_week(
+    cassette_server: CassetteServer, db_pool: Database
+) -> None:
+    """ESPN's curatedRank of ranked teams (1-25) becomes team_rankings rows; unranked (99)
+    and professional teams get none; a later sighting updates `ranked_at`, not a copy."""
+    url = await cassette_server(GAMEDAY["ncaaf"], GAMEDAY["ncaab"], GAMEDAY["nfl"])
+    async with EspnClient(url, requests_per_second=1000) as client:
+        boards = [
+            await client.get_scoreboard(
+                league, dates=load_cassette(GAMEDAY[league])["request"]["query"]["dates"]
+            )
+            for league in ("ncaaf", "ncaab", "nfl")
+        ]
+    games = [g for board in boards for g in board.games]
+    later = T0 + dt.timedelta(minutes=5)
+    async with db_pool.connection() as conn:
+        await record_games(conn, games, T0)
+        await record_games(conn, boards[0].games, later)
+        football = await crud.list_rankings(conn, "espn_curated", 2026, 5)
+        basketball = await crud.list_rankings(conn, "espn_curated", 2026, None)
+        cur = await conn.execute(
+            "SELECT t.league, t.abbreviation, r.rank FROM team_rankings r "
+            "JOIN teams t ON t.team_id = r.team_id ORDER BY t.league, r.rank"
+        )
+        ranked = await cur.fetchall()
+    assert ranked == [
+        ("ncaab", "CAP", 3), ("ncaab", "HOM", 7), ("ncaab", "RIV", 12),
+        ("ncaaf", "CAP", 3), ("ncaaf", "HOM", 7), ("ncaaf", "RIV", 12),
+    ]  # fmt: skip
+    assert [(r.rank, r.week, r.ranked_at) for r in football] == [
+        (3, 5, later),
+        (7, 5, later),
+        (12, 5, later),
+    ]
+    assert [(r.rank, r.week, r.ranked_at) for r in basketball] == [
+        (3, None, T0),
+        (7, None, T0),
+        (12, None, T0),
+    ]
+
+
 async def test_poller_records_the_simulated_saturday_and_slows_down_when_idle(
     sandbox_factory: SandboxFactory, db_pool: Database
 ) -> None:

@@ -273,12 +273,18 @@ def tracked_state(game: Game) -> tuple[Any, ...]:
     )
 
 
+# ESPN's `curatedRank` (reference Part B: college teams ranked 1-25; 99, unranked, is not kept).
+CURATED_POLL = "espn_curated"
+
+
 async def record_games(conn: Conn, games: Sequence[Game], observed_at: dt.datetime) -> UpsertResult:
-    """Upsert the games' teams and venues and write their states, in one transaction.
+    """Upsert the games' teams, venues and college rankings and write their states, in one
+    transaction.
 
     A new `game_states` version is written only for a game whose tracked state changed
     (the SCD2 writer compares); `observed_at` is when the scoreboard was received (ESPN
-    sends no per-event timestamp).
+    sends no per-event timestamp). A ranked team's rank is kept per (poll, season, week):
+    `ranked_at` is when it was last recorded; without a week (basketball) the latest rank.
     """
     if not games:
         return UpsertResult()
@@ -297,6 +303,23 @@ async def record_games(conn: Conn, games: Sequence[Game], observed_at: dt.dateti
         def team_id(league: str, team: Team | None) -> int | None:
             return team_ids[(league, team.espn_team_id)] if team else None
 
+        await upsert_rankings(
+            conn,
+            [
+                RankingInput(
+                    team_ids[(g.league, side.team.espn_team_id)],
+                    CURATED_POLL,
+                    g.season_year,
+                    side.rank,
+                    observed_at,
+                    g.week,
+                )
+                for g in games
+                if g.season_year is not None
+                for side in (g.home, g.away)
+                if side.team is not None and side.rank is not None
+            ],
+        )
         snapshots = [
             GameStateSnapshot(
                 league=g.league,
