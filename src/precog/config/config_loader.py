@@ -11,8 +11,9 @@ Layering (later wins, mappings are deep-merged, lists and scalars replaced whole
 3. environment variables `PRECOG__<FILE>__<KEY>__<SUBKEY>=value`, e.g.
    `PRECOG__DATA_SOURCES__KALSHI__POLL_INTERVAL_SECONDS=5` or
    `PRECOG__DATA_SOURCES__ESPN__LEAGUES=[nfl, nba]`. Names are case-insensitive, the value
-   is read as a YAML scalar or flow value, and the key must already exist (a typo is an
-   error naming the variable, never a silently ignored setting).
+   is read as a YAML scalar or flow value (a flow mapping merges into the mapping at that
+   key, as a file would), and the key must already exist (a typo is an error naming the
+   variable, never a silently ignored setting).
 
 Then `${VAR}` and `${VAR:-default}` in string values are replaced from the environment
 (`:-` also applies when VAR is empty); an unset VAR without a default is an error. Finally
@@ -33,7 +34,7 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -66,13 +67,15 @@ class InvalidConfigError(ConfigError):
 class _Build:
     """One attempt to build `Settings`: the merged tree, where each value came from, problems."""
 
-    def __init__(self, config_dir: Path | None, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self, config_dir: Path | None, environ: Mapping[str, str], defaults_dir: Path
+    ) -> None:
         self.environ = environ
         self.tree: dict[str, Any] = {}
         self.sources: dict[KeyPath, str] = {}
         self.problems: list[str] = []
         for name in SECTIONS:
-            self._layer(DEFAULTS_DIR / f"{name}.yaml", name, required=True)
+            self._layer(defaults_dir / f"{name}.yaml", name, required=True)
         if config_dir is not None:
             self._user_dir(config_dir)
         self._env_overrides()
@@ -95,7 +98,7 @@ class _Build:
 
     def _layer(self, path: Path, name: str, *, required: bool) -> None:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode()  # UTF-8 (decode's default), never the locale's
         except FileNotFoundError:
             if required:
                 self.problems.append(f"{path}: file is missing from the installation")
@@ -117,7 +120,7 @@ class _Build:
             self.tree.pop(name, None)
             return
         if name in self.tree or required:
-            self.tree[name] = self._merge(self.tree.get(name, {}), data, (name,), str(path))
+            self.tree[name] = self._merge(self.tree.get(name), data, (name,), str(path))
 
     def _user_dir(self, config_dir: Path) -> None:
         if not config_dir.is_dir():
@@ -182,8 +185,10 @@ class _Build:
             path = (*path, actual)
             if depth < len(keys) - 1:
                 node = node[actual]
-        value = parse_yaml(raw, f"environment variable {variable}")
-        node[path[-1]] = self._merge(None, value, path, f"environment variable {variable}")
+        source = f"environment variable {variable}"
+        value = parse_yaml(raw, source)
+        # a mapping value merges into the mapping there, like a file layer does
+        node[path[-1]] = self._merge(node[path[-1]], value, path, source)
 
     # -- interpolation
 
@@ -198,8 +203,8 @@ class _Build:
 
     def _variable(self, match: re.Match[str], path: KeyPath) -> str:
         name, default = match.group(1), match.group(2)
-        value = self.environ.get(name, "")
-        if value:
+        value = self.environ.get(name)
+        if value:  # unset and empty alike
             return value
         if default is not None:
             return default
@@ -215,9 +220,10 @@ class _Build:
     # -- error messages
 
     def _locate(self, path: KeyPath, problem: str) -> str:
+        # The layer that last wrote the nearest recorded key; every section in the tree has
+        # at least its own entry (the defaults layer records it), so one is always found.
         source = next(
-            (self.sources[path[:n]] for n in range(len(path), 0, -1) if path[:n] in self.sources),
-            str(DEFAULTS_DIR / f"{path[0]}.yaml"),
+            self.sources[path[:n]] for n in range(len(path), 0, -1) if path[:n] in self.sources
         )
         key = _key_path(path[1:])
         return f"{source}: {key}: {problem}" if key else f"{source}: {problem}"
@@ -248,21 +254,19 @@ def _key_path(path: Sequence[str | int]) -> str:
 
 
 def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
-    """The keys the schema allows at `loc` (for typo hints)."""
+    """The keys the schema allows in the model at `loc` (for typo hints).
+
+    `loc` leads to the model that refused an extra key, so each part is a field of a model
+    or the name of an entry in a `Mapping[name, model]` field (e.g. a strategy); pydantic
+    gives a field's annotation with its `Annotated` metadata already taken off.
+    """
     annotation: Any = model
     for part in loc:
-        while get_origin(annotation) is Annotated:
-            annotation = get_args(annotation)[0]
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
-            annotation = field.annotation if field else None
-        elif get_origin(annotation) is Mapping:  # a named entry, e.g. a strategy
+        if get_origin(annotation) is Mapping:  # a named entry, e.g. a strategy
             annotation = get_args(annotation)[1]
         else:
-            return []
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
+            annotation = annotation.model_fields[part].annotation
+    return list(annotation.model_fields)
 
 
 _EXPECTED = {
@@ -294,19 +298,20 @@ _BOUNDS = {
 
 
 def _problem(error: ErrorDetails) -> str:
-    kind, ctx = error["type"], error.get("ctx", {})
+    kind = error["type"]
     found = _show(error["input"])
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, found {found}"
+    # pydantic gives these kinds their limit in `ctx`
     if kind in _BOUNDS:
         key, op = _BOUNDS[kind]
-        return f"expected a value {op} {ctx[key]}, found {found}"
+        return f"expected a value {op} {error['ctx'][key]}, found {found}"
     if kind in ("enum", "literal_error"):
-        return f"expected one of {ctx['expected']}, found {found}"
+        return f"expected one of {error['ctx']['expected']}, found {found}"
     if kind == "string_pattern_mismatch":
-        return f"expected a value matching {ctx['pattern']}, found {found}"
+        return f"expected a value matching {error['ctx']['pattern']}, found {found}"
     if kind == "too_short":
-        return f"expected at least {ctx['min_length']} item(s), found {found}"
+        return f"expected at least {error['ctx']['min_length']} item(s), found {found}"
     message = str(error["msg"]).removeprefix("Value error, ")
     return message if kind == "value_error" else f"{message}, found {found}"
 
@@ -323,9 +328,14 @@ def _show(value: Any) -> str:
 # ---------------------------------------------------------------- the loader
 
 
-def build_settings(config_dir: Path | None, environ: Mapping[str, str]) -> Settings:
-    """Build a complete `Settings` from the layers, or raise `InvalidConfigError`."""
-    build = _Build(config_dir, environ)
+def build_settings(
+    config_dir: Path | None, environ: Mapping[str, str], *, defaults_dir: Path = DEFAULTS_DIR
+) -> Settings:
+    """Build a complete `Settings` from the layers, or raise `InvalidConfigError`.
+
+    `defaults_dir` is the installation's packaged files (another one lets a test break them).
+    """
+    build = _Build(config_dir, environ, defaults_dir)
     return build.settings()
 
 
