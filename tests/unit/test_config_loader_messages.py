@@ -8,11 +8,18 @@ in _problem, _show, _describe, _allowed_keys, _locate, _env_override, _user_dir 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from precog.config.config_loader import ConfigLoader, InvalidConfigError, build_settings
+from precog.config.config_loader import (
+    ConfigLoader,
+    InvalidConfigError,
+    _allowed_keys,
+    build_settings,
+)
 from precog.errors import ConfigError
 
 pytestmark = pytest.mark.module("config_loader")
@@ -265,3 +272,34 @@ def test_a_key_keeps_its_file_when_a_variable_later_sets_a_sibling(tmp_path: Pat
     assert problems(tmp_path, environ) == (
         f"{path}: strategies.x.type: expected a value matching ^[a-z][a-z0-9_]*$, found 'Value'",
     )
+
+
+class _Inner(BaseModel):
+    alpha: int = 0
+    beta: int = 0
+
+
+class _Shapes(BaseModel):
+    inner: _Inner = _Inner()
+    named: Mapping[str, _Inner] = {}
+    maybe: _Inner | None = None
+    many: tuple[_Inner, ...] = ()
+
+
+@pytest.mark.parametrize(
+    ("loc", "allowed"),
+    [
+        ((), ["inner", "named", "maybe", "many"]),
+        (("inner",), ["alpha", "beta"]),
+        (("named", "any_name"), ["alpha", "beta"]),
+        # shapes the hint does not follow: no hint, never an error while reporting one
+        (("maybe",), []),
+        (("many", 0), []),
+        (("inner", "alpha"), []),
+        (("nowhere",), []),
+    ],
+)
+def test_typo_hints_follow_models_and_named_entries_and_give_up_elsewhere(
+    loc: tuple[str | int, ...], allowed: list[str]
+) -> None:
+    assert _allowed_keys(_Shapes, loc) == allowed

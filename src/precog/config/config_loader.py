@@ -256,17 +256,24 @@ def _key_path(path: Sequence[str | int]) -> str:
 def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
     """The keys the schema allows in the model at `loc` (for typo hints).
 
-    `loc` leads to the model that refused an extra key, so each part is a field of a model
-    or the name of an entry in a `Mapping[name, model]` field (e.g. a strategy); pydantic
-    gives a field's annotation with its `Annotated` metadata already taken off.
+    `loc` leads through model fields and the names of `Mapping[name, model]` entries (e.g. a
+    strategy); pydantic gives a field's annotation with its `Annotated` metadata taken off.
+    A shape the hint does not follow (an optional model, a list of models) gives no hint
+    rather than an error about the error.
     """
     annotation: Any = model
     for part in loc:
-        if get_origin(annotation) is Mapping:  # a named entry, e.g. a strategy
+        if get_origin(annotation) is Mapping:
             annotation = get_args(annotation)[1]
-        else:
+        elif _is_model(annotation) and part in annotation.model_fields:
             annotation = annotation.model_fields[part].annotation
-    return list(annotation.model_fields)
+        else:
+            return []
+    return list(annotation.model_fields) if _is_model(annotation) else []
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 _EXPECTED = {
