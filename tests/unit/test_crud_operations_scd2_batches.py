@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -125,3 +127,56 @@ def test_every_scd2_table_has_a_key_and_tracked_columns() -> None:
         assert table.tracked
         assert table.keys_table == f"{table.name}_keys"
         assert not set(table.tracked_names) & {c.name for c in table.business_key}
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that knows no offset: as unusable as no zone at all."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+def test_validation_messages_say_exactly_what_is_wrong() -> None:
+    values = {name: None for name in MARKETS.tracked_names}
+    with pytest.raises(NotNullViolationError) as null_key:
+        prepare(MARKETS, [Observation((None,), values, T0)])
+    assert null_key.value.detail == "a business-key column may not be null"
+    with pytest.raises(ValueError, match="timezone-aware") as no_offset:
+        prepare(MARKETS, [Observation(("A",), values, datetime(2026, 1, 1, tzinfo=_NoOffset()))])
+    assert str(no_offset.value) == "markets: observed_at of ('A',) must be timezone-aware"
+    with pytest.raises(ValueError, match="missing") as columns:
+        prepare(MARKETS, [Observation(("A",), {"status": "active", "colour": "red"}, T0)])
+    missing = sorted(set(MARKETS.tracked_names) - {"status"})
+    assert str(columns.value) == f"markets: ('A',) missing {missing}, unknown ['colour']"
+
+
+@pytest.mark.parametrize("value", ["text", 7, True, Decimal("1.5"), None])
+def test_a_plain_value_in_a_json_column_is_sent_as_json(value: object) -> None:
+    values = {name: None for name in GAME_STATES.tracked_names} | {"situation": value}
+    (prepared,), _ = prepare(GAME_STATES, [Observation(("nfl", "1"), values, T0)])
+    sent = dict(zip(("league", "espn_event_id", *GAME_STATES.tracked_names), prepared.params,
+                    strict=True))  # fmt: skip
+    assert sent["situation"] == (None if value is None else encode_json(value))
+    assert sent["league"] == "nfl"
+
+
+# time.tzset exists on POSIX only; on Windows test_defect4_json_keeps_numbers_as_numbers_and_
+# times_as_utc_instants fills the same cell (a counterpart, never a skip).
+if hasattr(time, "tzset"):
+
+    @pytest.fixture
+    def local_zone_east_of_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+        monkeypatch.setenv("TZ", "EET-2")  # POSIX TZ: two hours east of UTC, no DST rule
+        time.tzset()
+        yield
+        monkeypatch.undo()
+        time.tzset()
+
+    @pytest.mark.usefixtures("local_zone_east_of_utc")
+    def test_times_are_written_in_utc_whatever_the_machines_zone() -> None:
+        assert datetime(2026, 1, 1, 12, 0).astimezone().utcoffset() == timedelta(hours=2)
+        tokyo = datetime(2026, 1, 1, 21, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+        assert encode_json({"at": tokyo}) == '{"at":"2026-01-01T12:00:00+00:00"}'
