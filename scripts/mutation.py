@@ -28,6 +28,7 @@ import contextlib
 import datetime as dt
 import fnmatch
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -228,6 +229,14 @@ def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
     return result
 
 
+def source_fingerprint(target: Target) -> str:
+    """A digest of the target's source files: mutant names are only valid for these bytes."""
+    digest = hashlib.sha256()
+    for source in target.sources:
+        digest.update(source.encode() + b"\0" + (ROOT / source).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def prepare_workspace(target: Target) -> Path:
     """A fresh directory where mutmut sees only this target's sources and tests."""
     workspace = WORK / target.name
@@ -299,6 +308,7 @@ def run_target(target: Target, equivalents: dict[str, str]) -> dict[str, Any]:
     for test in target.test_files():
         print(f"    {test}", flush=True)
     commit = _git_head()  # the code and tests the run starts from
+    fingerprint = source_fingerprint(target)
     started = time.monotonic()
     env = dict(os.environ)
     with log.open("w", encoding="utf-8") as out, database_server(target.database) as url:
@@ -326,6 +336,7 @@ def run_target(target: Target, equivalents: dict[str, str]) -> dict[str, Any]:
         seconds=seconds,
         finished=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         commit=commit,
+        source_sha256=fingerprint,
         mutmut=_mutmut_version(),
     )
     return result
@@ -391,6 +402,14 @@ def retest(name: str, equivalents: dict[str, str]) -> int:
     workspace = WORK / name
     existing = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     previous = existing.get("targets", {}).get(name)
+    if previous is not None and previous.get("source_sha256") != source_fingerprint(target):
+        # mutmut renumbers the mutants of a changed file: the old names point elsewhere
+        print(
+            f"mutation: the source of {name} changed since its last run; run it in full: "
+            f"make mutation MODULE={name}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     before = read_statuses(workspace, target)
     if previous is None or not before:
         print(f"mutation: no earlier run of {name} to retest; run it first", file=sys.stderr)

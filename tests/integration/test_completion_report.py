@@ -210,3 +210,31 @@ def test_the_committed_mutation_results_file_is_what_the_report_reads() -> None:
     assert counted["score"] == 0.5  # (1 killed + 1 timeout) / (5 mutants - 1 equivalent)
     assert counted["equivalent"] == ["d"]
     assert counted["surviving"] == {"c": "survived", "e": "no tests"}
+
+
+def test_a_retest_after_the_source_changed_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mutmut renumbers the mutants of a changed file, so the last run's survivor names would
+    point at other mutants: retesting them must be refused, naming the full run to do."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    try:
+        import mutation
+    finally:
+        sys.path.pop(0)
+    target = mutation.TARGETS["rate_limiter"]
+    fingerprint = mutation.source_fingerprint(target)
+    assert fingerprint == mutation.source_fingerprint(target)  # stable for the same bytes
+    results = tmp_path / "mutation_scores.json"
+    results.write_text(json.dumps({"targets": {"rate_limiter": {"source_sha256": "0" * 16}}}))
+    monkeypatch.setattr(mutation, "RESULTS", results)
+    monkeypatch.setattr(mutation, "WORK", tmp_path / "work")
+    assert mutation.retest("rate_limiter", {}) == mutation.EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "mutation: the source of rate_limiter changed since its last run; run it in full: "
+        "make mutation MODULE=rate_limiter\n"
+    )
+    # the same bytes: on to the workspace (none here, so "run it first")
+    results.write_text(json.dumps({"targets": {"rate_limiter": {"source_sha256": fingerprint}}}))
+    assert mutation.retest("rate_limiter", {}) == mutation.EXIT_USAGE
+    assert "no earlier run of rate_limiter to retest" in capsys.readouterr().err
