@@ -162,13 +162,18 @@ TARGETS: dict[str, Target] = {
             "kalshi_client",
             ("src/precog/api_connectors/kalshi_models.py",),
             # unit tests only: with the parser property tests each of the ~1750 mutants
-            # takes seconds (measured: 15 mutants a minute, about two hours in all)
+            # takes seconds (measured: 15 mutants a minute, about two hours in all). The
+            # client's own unit tests (a transport double, a fake clock; under a second in
+            # all) parse every response through these parsers, so they belong here too.
             (
                 "tests/unit/test_kalshi_client_models*.py",
                 "tests/unit/test_kalshi_client_field*.py",
                 "tests/unit/test_kalshi_client_records*.py",
                 "tests/unit/test_kalshi_client_positions*.py",
                 "tests/unit/test_kalshi_client_market_*.py",
+                "tests/unit/test_kalshi_client_parsers*.py",
+                "tests/unit/test_kalshi_client_rest.py",
+                "tests/unit/test_kalshi_client_history.py",
             ),
         ),
         Target(

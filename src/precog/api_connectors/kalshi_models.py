@@ -33,7 +33,7 @@ _FIXED_POINT = re.compile(r"-?\d{1,18}(\.\d{1,8})?")
 _ONE = Decimal(1)
 _MAX_ABS = Decimal(10) ** 15  # wider than any real account or market; guards NUMERIC columns
 PRICE_PLACES = 4  # responses emit up to 4 decimals for prices
-MONEY_PLACES = 6  # some portfolio money fields emit up to 6 (reference A3)
+MONEY_PLACES = 6  # some portfolio money fields emit up to 6 (reference A3); NUMERIC(20,6)
 COUNT_PLACES = 2  # counts always emit 2 decimals; 0.01 contract granularity
 
 
@@ -44,7 +44,7 @@ def decode_json(payload: bytes | str) -> Any:
 
 def _places(value: Decimal) -> int:
     exponent = value.as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return max(-exponent, 0) if isinstance(exponent, int) else 0
 
 
 class _Fields:
@@ -71,18 +71,16 @@ class _Fields:
             raise self.fail(name, "is missing" if value is None else "is not a string")
         return value
 
-    def text_or_none(self, name: str, default: str | None = None) -> str | None:
+    def text_or_none(self, name: str) -> str | None:
         value = self.data.get(name)
         if value is None:
-            return default
+            return None
         if not isinstance(value, str):
             raise self.fail(name, "is not a string")
         return value
 
-    def boolean(self, name: str, default: bool | None = None) -> bool:
+    def boolean(self, name: str) -> bool:
         value = self.data.get(name)
-        if value is None and default is not None:
-            return default
         if not isinstance(value, bool):
             raise self.fail(name, "is missing" if value is None else "is not a boolean")
         return value
@@ -139,14 +137,12 @@ class _Fields:
     def price_or_none(self, current: str, legacy_cents: str | None = None) -> Decimal | None:
         """A YES/NO price in dollars within [0, 1]."""
         name, value, legacy = self._get(current, legacy_cents)
-        if value is None:
-            return None
-        if legacy:
-            dollars = self._legacy_cents(name, value)
-            return self._checked(name, dollars, places=PRICE_PLACES + 2, low=Decimal(0), high=_ONE)
-        return self._checked(
-            name, self._fixed_point(name, value), places=PRICE_PLACES, low=Decimal(0), high=_ONE
-        )
+        return None if value is None else self.price_value(name, value, legacy=legacy)
+
+    def price_value(self, name: str, value: object, *, legacy: bool) -> Decimal:
+        """A price given as a dollar string, or (legacy) as integer cents."""
+        dollars = self._legacy_cents(name, value) if legacy else self._fixed_point(name, value)
+        return self._checked(name, dollars, places=PRICE_PLACES, low=Decimal(0), high=_ONE)
 
     def money(self, current: str, legacy_cents: str | None = None) -> Decimal:
         result = self.money_or_none(current, legacy_cents)
@@ -160,7 +156,7 @@ class _Fields:
         if value is None:
             return None
         dollars = self._legacy_cents(name, value) if legacy else self._fixed_point(name, value)
-        return self._checked(name, dollars, places=MONEY_PLACES + 2, low=None, high=None)
+        return self._checked(name, dollars, places=MONEY_PLACES, low=None, high=None)
 
     def cents_as_dollars(self, name: str) -> Decimal | None:
         """A field that is integer cents even in the current era (e.g. settlement `revenue`)."""
@@ -185,7 +181,13 @@ class _Fields:
         name, value, is_legacy = self._get(current, legacy)
         if value is None:
             return None
-        if is_legacy:
+        return self.count_value(name, value, legacy=is_legacy, signed=signed)
+
+    def count_value(
+        self, name: str, value: object, *, legacy: bool, signed: bool = False
+    ) -> Decimal:
+        """A count given as a fixed-point string, or (legacy) as an integer."""
+        if legacy:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise self.fail(name, "is not an integer count")
             number = self._number(name, value)
@@ -502,7 +504,7 @@ def parse_market(data: object) -> Market:
         previous_yes_bid=f.price_or_none("previous_yes_bid_dollars", "previous_yes_bid"),
         previous_yes_ask=f.price_or_none("previous_yes_ask_dollars", "previous_yes_ask"),
         previous_price=f.price_or_none("previous_price_dollars", "previous_price"),
-        result=f.text_or_none("result", "") or "",
+        result=f.text_or_none("result") or "",
         can_close_early=f.boolean("can_close_early") if f.present("can_close_early") else None,
         settlement_value=f.money_or_none("settlement_value_dollars", "settlement_value"),
         settlement_ts=f.time_or_none("settlement_ts"),
@@ -519,7 +521,9 @@ def parse_market(data: object) -> Market:
     )
 
 
-def _levels(f: _Fields, name: str, value: object, *, legacy: bool) -> tuple[OrderbookLevel, ...]:
+def _levels(
+    f: _Fields, name: str, value: object, *, legacy: bool = False
+) -> tuple[OrderbookLevel, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -529,16 +533,9 @@ def _levels(f: _Fields, name: str, value: object, *, legacy: bool) -> tuple[Orde
         where = f"{name}[{index}]"
         if not isinstance(level, list) or len(level) != 2:
             raise f.fail(where, "is not a [price, count] pair")
-        pair = _Fields(f.record, {"price": level[0], "count": level[1]})
-        try:
-            if legacy:
-                price = pair.price_or_none("<unused>", "price")
-                count = pair.count_or_none("<unused>", "count")
-            else:
-                price = pair.price_or_none("price")
-                count = pair.count_or_none("count")
-        except ParseError as exc:
-            raise f.fail(where, exc.problem) from None
+        raw_price, raw_count = level
+        price = None if raw_price is None else f.price_value(where, raw_price, legacy=legacy)
+        count = None if raw_count is None else f.count_value(where, raw_count, legacy=legacy)
         if price is None or count is None:
             raise f.fail(where, "has a null price or count")
         levels.append(OrderbookLevel(price=price, count=count))
@@ -556,8 +553,8 @@ def parse_orderbook(data: object, ticker: str) -> Orderbook:
         no = book.data.get("no_dollars")
         return Orderbook(
             ticker=ticker,
-            yes=_levels(book, "orderbook_fp.yes_dollars", yes, legacy=False),
-            no=_levels(book, "orderbook_fp.no_dollars", no, legacy=False),
+            yes=_levels(book, "orderbook_fp.yes_dollars", yes),
+            no=_levels(book, "orderbook_fp.no_dollars", no),
         )
     legacy = f.data.get("orderbook")
     if legacy is None:
