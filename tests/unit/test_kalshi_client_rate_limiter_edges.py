@@ -95,3 +95,24 @@ def test_an_idle_bucket_moves_to_a_new_event_loop_under_contention() -> None:
     # Each asyncio.run is a new loop; the second would fail on a lock bound to the first.
     assert asyncio.run(contend()) == [0.5, 0.5]
     assert asyncio.run(contend()) == [0.5, 0.5]
+
+
+class EarlyWakingClock(FakeClock):
+    """A clock whose sleeps end after half the time asked for, as a coarse timer may wake a
+    sleeper early: the bucket must sleep again and report every second it slept."""
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(max(0.0, seconds) / 2)
+        await asyncio.sleep(0)
+
+
+async def test_a_sleep_that_ends_early_is_followed_by_another_and_all_are_counted() -> None:
+    clock = EarlyWakingClock()
+    bucket = TokenBucket(BucketSpec(refill_rate=10, capacity=10), clock=clock)
+    assert await bucket.acquire(10) == 0.0
+    waited = await bucket.acquire(8)
+    assert len(clock.sleeps) > 1  # woke early, slept again
+    assert waited == pytest.approx(sum(clock.sleeps))
+    assert waited > 0.8  # what was asked for in all (0.8 s, 0.4 s, ...), not the last sleep
+    assert bucket.available() == pytest.approx(0.0, abs=1e-6)
