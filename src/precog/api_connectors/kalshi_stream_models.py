@@ -283,8 +283,11 @@ def _book_side(f: _Fields, current: str, legacy: str) -> tuple[tuple[Decimal, De
         if not isinstance(level, list) or len(level) != 2:
             raise f.fail(f"{current}[{index}]", "is not a [price, size] pair")
         pair = _Fields(f.record, {"p": level[0], "s": level[1]})
-        price = pair.price("p", None) if not is_legacy else pair.price("_", "p")
-        size = pair.count("s", None) if not is_legacy else pair.count("_", "s")
+        if is_legacy:  # integer cents and integer counts (a null is neither)
+            price = pair.price_value("p", level[0], legacy=True)
+            size = pair.count_value("s", level[1], legacy=True)
+        else:
+            price, size = pair.price("p"), pair.count("s")
         levels.append((price, size))
     return tuple(levels)
 

@@ -660,9 +660,7 @@ class KalshiWebSocket:
             self._on_error(message, msg)
             return
         sid = message.get("sid")
-        route_sid = sid if isinstance(sid, int) else -1
-        route = self._routes.get(route_sid)
-        if route is None:
+        if not isinstance(sid, int) or (route := self._routes.get(sid)) is None:
             if kind in _DATA_TYPES:
                 self.stats.stale_messages += 1
             else:
@@ -677,7 +675,7 @@ class KalshiWebSocket:
                 route[0],
                 kind,
                 msg,
-                sid=route_sid,
+                sid=sid,
                 seq=seq if isinstance(seq, int) else None,
                 now=now,
             )
