@@ -75,7 +75,8 @@ async def test_simulator_faults_are_retried_and_a_failing_poll_does_not_stop_the
                                    what="a poll after the faults cleared")  # fmt: skip
         finally:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            stopped, _ = await asyncio.wait({task}, timeout=10)
+        assert task in stopped, "the poller ran on after it was cancelled"
     assert poller.stats.league_failures >= 4
     assert {g.event_id for g in poller.games.values() if g.league == "ncaaf"} == {
         g.event_id for g in clean.games

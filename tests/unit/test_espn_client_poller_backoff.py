@@ -5,6 +5,7 @@ success ends the backoff. Driven on a fake clock, no database write involved."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import random
@@ -113,3 +114,36 @@ async def test_a_league_failing_again_after_a_success_starts_from_the_shortest_d
     await _poll_for(poller, clock, 2 * LIVE)
     retried = [t for t in boards.requests["nfl"] if t > failed_at]
     assert retried == [failed_at + LIVE]  # the first delay again (7.5-15 s), not the cap
+
+
+class SwallowingBoards(Boards):
+    """Its first request swallows the cancellation that reaches it (as Python 3.11's
+    asyncio.wait_for can), then answers like any other."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock, RuntimeError("unused"))
+        self.waiting = asyncio.Event()
+        self.swallowed = False
+
+    async def get_scoreboard(self, league: str, *, dates: dt.date | None = None) -> Scoreboard:
+        if not self.swallowed:
+            self.waiting.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.swallowed = True
+        return await super().get_scoreboard(league, dates=dates)
+
+
+async def test_the_loop_stops_when_cancelled_even_if_a_request_swallowed_it() -> None:
+    clock = FakeClock()
+    boards = SwallowingBoards(clock)
+    poller = _poller(boards, clock, 1)
+    task = asyncio.create_task(poller.run())
+    await asyncio.wait_for(boards.waiting.wait(), timeout=5)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done, "the poller ran on after it was cancelled"
+    assert task.cancelled()
+    assert boards.swallowed
+    assert poller.stats.polls == 1

@@ -37,6 +37,7 @@ from precog.database.errors import (
     PoolExhaustedError,
 )
 from precog.errors import PrecogError
+from precog.schedulers.periodic import raise_if_cancelled
 from precog.utils.clock import Clock, SystemClock
 from precog.utils.retry import RetryPolicy
 
@@ -313,6 +314,7 @@ class GameStatePoller:
                 self.stats.failed_polls += 1
                 self.stats.last_error = f"poll: {exc!r}"
                 logger.exception("game-state poll failed")
+            raise_if_cancelled()
             spent = self.clock.monotonic() - started
             await self.clock.sleep(max(0.0, self.next_interval() - spent))
 

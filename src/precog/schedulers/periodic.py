@@ -18,6 +18,19 @@ from precog.utils.clock import Clock, SystemClock
 logger = logging.getLogger(__name__)
 
 
+def raise_if_cancelled() -> None:
+    """Raise `CancelledError` if the current task has been asked to stop.
+
+    A loop that runs until cancelled checks this once per cycle: on Python 3.11
+    `asyncio.wait_for` (psycopg_pool waits with it) can swallow a cancellation that arrives
+    as the awaited thing completes, and the loop would then run forever. The request itself
+    stays visible in `Task.cancelling()`.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def one_line(exc: BaseException) -> str:
     """`Type: first line of the message`, for counters and log lines."""
     text = str(exc).strip().splitlines()
@@ -48,6 +61,7 @@ class PeriodicJob:
                 self.last_error = one_line(exc)
                 logger.warning("%s failed (runs again next cycle): %s", self.name, one_line(exc))
             self.cycles += 1
+            raise_if_cancelled()
             elapsed = self.clock.monotonic() - started
             await self.clock.sleep(max(0.0, self.interval - elapsed))
 
@@ -55,4 +69,4 @@ class PeriodicJob:
         return {"cycles": self.cycles, "failures": self.failures, "last_error": self.last_error}
 
 
-__all__ = ["PeriodicJob", "one_line"]
+__all__ = ["PeriodicJob", "one_line", "raise_if_cancelled"]
