@@ -218,3 +218,14 @@ def test_only_a_server_that_cannot_be_reached_is_unavailable(
     assert isinstance(error, PrecogError)
     assert isinstance(error, DatabaseUnavailableError) is unavailable
     assert error.exit_code == (4 if unavailable else 1)
+
+
+def test_the_head_revision_is_read_without_alembic_and_agrees_with_it() -> None:
+    """The schema check of every command reads the head from the file names; Alembic's own
+    reading of the chain must give the same revisions in the same order."""
+    from precog.database import migrate
+
+    chain = migrate.script_revisions()  # oldest first, as Alembic walks down_revision links
+    files = sorted(p.stem for p in (migrate.MIGRATIONS_DIR / "versions").glob("*.py"))
+    assert files == chain  # every id is its file name, and the numbering is the chain order
+    assert migrate.head_revision() == chain[-1]

@@ -421,9 +421,9 @@ class Database:
         Without this, a command on a fresh or outdated database fails deep inside a query
         ("relation ... does not exist"); this says what to do instead.
         """
-        from precog.database.migrate import current_revision, script_revisions
+        from precog.database.migrate import current_revision, head_revision
 
-        head = (await asyncio.to_thread(script_revisions))[-1]
+        head = head_revision()
         try:
             current = await asyncio.to_thread(current_revision, self._conninfo)
         except psycopg.Error as exc:

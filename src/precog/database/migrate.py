@@ -99,6 +99,15 @@ def script_revisions() -> list[str]:
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
+def head_revision() -> str:
+    """The newest packaged revision, without loading Alembic (~0.3 s of every command's
+    start-up): revision ids are the file names, numbered in chain order (a unit test
+    checks both against Alembic's own reading)."""
+    return max(
+        path.stem for path in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    )
+
+
 def current_revision(conninfo: str) -> str | None:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()
