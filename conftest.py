@@ -15,5 +15,6 @@ pytest_plugins = [
     "tests.plugins.logging_state",
     "tests.plugins.kalshi_target",
     "tests.plugins.espn_cassettes",
+    "tests.plugins.local_zone",
     "pytester",
 ]

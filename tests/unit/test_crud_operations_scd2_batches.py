@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -22,6 +20,7 @@ from precog.database.scd2 import (
     encode_json,
     prepare,
 )
+from tests.plugins.local_zone import CAN_SET_LOCAL_ZONE
 
 pytestmark = pytest.mark.module("crud_operations")
 
@@ -165,15 +164,7 @@ def test_a_plain_value_in_a_json_column_is_sent_as_json(value: object) -> None:
 
 # time.tzset exists on POSIX only; on Windows test_defect4_json_keeps_numbers_as_numbers_and_
 # times_as_utc_instants fills the same cell (a counterpart, never a skip).
-if hasattr(time, "tzset"):
-
-    @pytest.fixture
-    def local_zone_east_of_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-        monkeypatch.setenv("TZ", "EET-2")  # POSIX TZ: two hours east of UTC, no DST rule
-        time.tzset()
-        yield
-        monkeypatch.undo()
-        time.tzset()
+if CAN_SET_LOCAL_ZONE:
 
     @pytest.mark.usefixtures("local_zone_east_of_utc")
     def test_times_are_written_in_utc_whatever_the_machines_zone() -> None:

@@ -8,9 +8,7 @@ import copy
 import dataclasses
 import datetime as dt
 import json
-import time
 import types
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +29,7 @@ from precog.api_connectors.espn_models import (
     parse_time,
     season_type_word,
 )
+from tests.plugins.local_zone import CAN_SET_LOCAL_ZONE
 
 pytestmark = pytest.mark.module("espn_client")
 
@@ -1036,15 +1035,7 @@ def test_parse_time(value: Any, expected: dt.datetime | None) -> None:
 
 # time.tzset exists on POSIX only; on Windows the other tests of this file fill the same cell
 # (a counterpart, never a skip).
-if hasattr(time, "tzset"):
-
-    @pytest.fixture
-    def local_zone_east_of_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-        monkeypatch.setenv("TZ", "EET-2")  # POSIX TZ: two hours east of UTC, no DST rule
-        time.tzset()
-        yield
-        monkeypatch.undo()
-        time.tzset()
+if CAN_SET_LOCAL_ZONE:
 
     @pytest.mark.usefixtures("local_zone_east_of_utc")
     def test_a_time_without_zone_is_utc_not_local_time() -> None:
